@@ -1,0 +1,253 @@
+//! Adapter and device selection.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::kernel::{Kernel, KernelSpec};
+
+/// Errors from setting up or using the GPU, each with the fix in its message.
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    #[error(
+        "no GPU adapter found (backends: {backends}).\n  fix: install a Vulkan, Metal or DX12 driver; on Linux without a GPU install Mesa's \
+         CPU Vulkan driver: `sudo apt-get install mesa-vulkan-drivers libvulkan1` (it provides lavapipe/llvmpipe)"
+    )]
+    NoAdapter { backends: String },
+    #[error(
+        "WGPU_ADAPTER_NAME={wanted:?} matches no adapter; available: {available}.\n  fix: set WGPU_ADAPTER_NAME to part of one of those names, or unset it"
+    )]
+    NoMatchingAdapter { wanted: String, available: String },
+    #[error("could not open a device on adapter {adapter:?}: {source}")]
+    Device {
+        adapter: String,
+        source: wgpu::RequestDeviceError,
+    },
+    #[error(
+        "{what} needs a buffer of {needed} bytes but adapter {adapter:?} allows at most {limit} bytes per {kind}.\n  fix: lower the batch size or the model width, or use a GPU with larger limits"
+    )]
+    TooLarge {
+        what: String,
+        needed: u64,
+        limit: u64,
+        kind: &'static str,
+        adapter: String,
+    },
+    #[error("GPU readback failed: {0}")]
+    Readback(String),
+    #[error("shader {name} failed to compile: {message}")]
+    Shader { name: String, message: String },
+}
+
+/// The device, its queue, what the adapter is and the pipeline cache.
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub features: wgpu::Features,
+    pub(super) kernels: Mutex<HashMap<String, Arc<Kernel>>>,
+    pub(super) step_layout: wgpu::BindGroupLayout,
+}
+
+impl Gpu {
+    /// Picks an adapter honouring `WGPU_BACKEND` (vulkan, metal, dx12, gl),
+    /// `WGPU_ADAPTER_NAME` (a case-insensitive substring of the adapter name)
+    /// and `WGPU_POWER_PREF` (low, high, none; default high), then opens a
+    /// device with the adapter's own limits so large datasets fit.
+    pub fn new() -> Result<Gpu, GpuError> {
+        pollster::block_on(Self::new_async())
+    }
+
+    async fn new_async() -> Result<Gpu, GpuError> {
+        let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::PRIMARY);
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+        desc.backends = backends;
+        let instance = wgpu::Instance::new(desc);
+        let adapter = match std::env::var("WGPU_ADAPTER_NAME") {
+            Ok(wanted) if !wanted.is_empty() => {
+                let adapters = instance.enumerate_adapters(backends).await;
+                let needle = wanted.to_lowercase();
+                let names: Vec<String> = adapters
+                    .iter()
+                    .map(|a| {
+                        let i = a.get_info();
+                        format!("{} ({:?})", i.name, i.backend)
+                    })
+                    .collect();
+                match adapters
+                    .into_iter()
+                    .find(|a| a.get_info().name.to_lowercase().contains(&needle))
+                {
+                    Some(a) => a,
+                    None if names.is_empty() => {
+                        return Err(GpuError::NoAdapter {
+                            backends: format!("{backends:?}"),
+                        })
+                    }
+                    None => {
+                        return Err(GpuError::NoMatchingAdapter {
+                            wanted,
+                            available: names.join(", "),
+                        })
+                    }
+                }
+            }
+            _ => instance
+                .request_adapter(&wgpu::RequestAdapterOptions {
+                    power_preference: wgpu::PowerPreference::from_env()
+                        .unwrap_or(wgpu::PowerPreference::HighPerformance),
+                    force_fallback_adapter: false,
+                    compatible_surface: None,
+                    apply_limit_buckets: false,
+                })
+                .await
+                .map_err(|_| GpuError::NoAdapter {
+                    backends: format!("{backends:?}"),
+                })?,
+        };
+        let info = adapter.get_info();
+        let wanted_features = wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY;
+        let features = adapter.features() & wanted_features;
+        let limits = adapter.limits();
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("dae device"),
+                required_features: features,
+                required_limits: limits.clone(),
+                experimental_features: wgpu::ExperimentalFeatures::disabled(),
+                memory_hints: wgpu::MemoryHints::Performance,
+                trace: wgpu::Trace::Off,
+            })
+            .await
+            .map_err(|source| GpuError::Device {
+                adapter: info.name.clone(),
+                source,
+            })?;
+        let step_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("step uniform layout"),
+            entries: &[wgpu::BindGroupLayoutEntry {
+                binding: 0,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Uniform,
+                    has_dynamic_offset: true,
+                    min_binding_size: wgpu::BufferSize::new(
+                        std::mem::size_of::<super::StepInfo>() as u64
+                    ),
+                },
+                count: None,
+            }],
+        });
+        Ok(Gpu {
+            device,
+            queue,
+            info,
+            limits,
+            features,
+            kernels: Mutex::new(HashMap::new()),
+            step_layout,
+        })
+    }
+
+    /// True on CPU implementations (lavapipe, WARP, SwiftShader), where
+    /// register-blocked kernels without workgroup memory are fastest.
+    pub fn is_cpu(&self) -> bool {
+        self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    pub fn has_subgroups(&self) -> bool {
+        self.features.contains(wgpu::Features::SUBGROUP)
+    }
+
+    /// Fails with a clear message when one buffer of `bytes` cannot exist.
+    pub fn check_size(&self, what: &str, bytes: u64) -> Result<(), GpuError> {
+        let binding = self.limits.max_storage_buffer_binding_size as u64;
+        if bytes > binding {
+            return Err(GpuError::TooLarge {
+                what: what.to_string(),
+                needed: bytes,
+                limit: binding,
+                kind: "storage binding",
+                adapter: self.info.name.clone(),
+            });
+        }
+        if bytes > self.limits.max_buffer_size {
+            return Err(GpuError::TooLarge {
+                what: what.to_string(),
+                needed: bytes,
+                limit: self.limits.max_buffer_size,
+                kind: "buffer",
+                adapter: self.info.name.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Returns the compiled kernel for `spec`, building it on first use.
+    pub fn kernel(&self, spec: &KernelSpec) -> Result<Arc<Kernel>, GpuError> {
+        let key = spec.cache_key();
+        if let Some(k) = self.kernels.lock().expect("kernel cache poisoned").get(&key) {
+            return Ok(k.clone());
+        }
+        let k = Arc::new(Kernel::build(self, spec)?);
+        self.kernels
+            .lock()
+            .expect("kernel cache poisoned")
+            .insert(key, k.clone());
+        Ok(k)
+    }
+
+    /// Blocks until all submitted work is done.
+    pub fn wait(&self) -> Result<(), GpuError> {
+        self.device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map(|_| ())
+            .map_err(|e| GpuError::Readback(e.to_string()))
+    }
+
+    /// A multi-line description for `dae info`.
+    pub fn describe(&self) -> String {
+        let i = &self.info;
+        let l = &self.limits;
+        let kind = match i.device_type {
+            wgpu::DeviceType::Cpu => "CPU (software rasteriser)",
+            wgpu::DeviceType::DiscreteGpu => "GPU (discrete)",
+            wgpu::DeviceType::IntegratedGpu => "GPU (integrated)",
+            wgpu::DeviceType::VirtualGpu => "GPU (virtual)",
+            wgpu::DeviceType::Other => "other",
+        };
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        format!(
+            "adapter:        {}\nbackend:        {:?}\ndevice type:    {}\ndriver:         {} ({})\nvendor/device:  {:#06x}/{:#06x}\n\
+             kernel variant: {}\nsubgroups:      {} (sizes {}..{})\ntimestamps:     {}\n\
+             limits:\n  max_storage_buffer_binding_size: {} MiB\n  max_buffer_size:                 {} MiB\n  \
+             max_compute_workgroup_size_x:    {}\n  max_compute_invocations_per_workgroup: {}\n  \
+             max_compute_workgroups_per_dimension: {}\n  max_compute_workgroup_storage_size: {} KiB\n  \
+             max_storage_buffers_per_shader_stage: {}\n  min_uniform_buffer_offset_alignment: {}",
+            i.name,
+            i.backend,
+            kind,
+            i.driver,
+            i.driver_info,
+            i.vendor,
+            i.device,
+            if self.is_cpu() {
+                "register-blocked (CPU driver)"
+            } else {
+                "register-blocked (GPU)"
+            },
+            yes(self.has_subgroups()),
+            i.subgroup_min_size,
+            i.subgroup_max_size,
+            yes(self.features.contains(wgpu::Features::TIMESTAMP_QUERY)),
+            l.max_storage_buffer_binding_size / (1 << 20),
+            l.max_buffer_size / (1 << 20),
+            l.max_compute_workgroup_size_x,
+            l.max_compute_invocations_per_workgroup,
+            l.max_compute_workgroups_per_dimension,
+            l.max_compute_workgroup_storage_size / 1024,
+            l.max_storage_buffers_per_shader_stage,
+            l.min_uniform_buffer_offset_alignment,
+        )
+    }
+}

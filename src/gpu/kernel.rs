@@ -1,0 +1,249 @@
+//! Compute pipelines with explicit layouts, and pre-built dispatch records.
+
+use std::borrow::Cow;
+
+use super::{Gpu, GpuError, StepInfo, STEP_STRIDE};
+
+/// How a shader declares one binding of group 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Binding {
+    /// `var<storage, read>`
+    ReadOnly,
+    /// `var<storage, read_write>`
+    ReadWrite,
+    /// `var<uniform>`
+    Uniform,
+}
+
+/// What to compile: a WGSL source, its entry point, the layout of group 0,
+/// whether group 1 holds the step uniform, and pipeline-overridable constants
+/// (`override NAME: T;`) that specialise one source into variants.
+#[derive(Clone, Debug)]
+pub struct KernelSpec {
+    pub name: &'static str,
+    pub source: Cow<'static, str>,
+    pub entry: &'static str,
+    pub bindings: Vec<Binding>,
+    pub uses_step: bool,
+    pub constants: Vec<(&'static str, f64)>,
+}
+
+impl KernelSpec {
+    pub fn new(name: &'static str, source: &'static str, bindings: &[Binding]) -> KernelSpec {
+        KernelSpec {
+            name,
+            source: Cow::Borrowed(source),
+            entry: "main",
+            bindings: bindings.to_vec(),
+            uses_step: false,
+            constants: Vec::new(),
+        }
+    }
+
+    pub fn entry(mut self, entry: &'static str) -> Self {
+        self.entry = entry;
+        self
+    }
+
+    pub fn with_step(mut self) -> Self {
+        self.uses_step = true;
+        self
+    }
+
+    pub fn constant(mut self, name: &'static str, value: f64) -> Self {
+        self.constants.push((name, value));
+        self
+    }
+
+    pub(super) fn cache_key(&self) -> String {
+        let mut key = format!("{}:{}", self.name, self.entry);
+        for (n, v) in &self.constants {
+            key.push_str(&format!(":{n}={v}"));
+        }
+        if let Cow::Owned(src) = &self.source {
+            // Generated sources are keyed by content so variants never collide.
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            src.hash(&mut h);
+            key.push_str(&format!(":src{:x}", h.finish()));
+        }
+        key
+    }
+}
+
+/// A compiled compute pipeline and the layout of its group 0.
+pub struct Kernel {
+    pub name: &'static str,
+    pub pipeline: wgpu::ComputePipeline,
+    pub layout: wgpu::BindGroupLayout,
+    pub uses_step: bool,
+    bindings: Vec<Binding>,
+}
+
+impl Kernel {
+    pub(super) fn build(gpu: &Gpu, spec: &KernelSpec) -> Result<Kernel, GpuError> {
+        let device = &gpu.device;
+        let entries: Vec<wgpu::BindGroupLayoutEntry> = spec
+            .bindings
+            .iter()
+            .enumerate()
+            .map(|(i, b)| wgpu::BindGroupLayoutEntry {
+                binding: i as u32,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: match b {
+                        Binding::ReadOnly => {
+                            wgpu::BufferBindingType::Storage { read_only: true }
+                        }
+                        Binding::ReadWrite => {
+                            wgpu::BufferBindingType::Storage { read_only: false }
+                        }
+                        Binding::Uniform => wgpu::BufferBindingType::Uniform,
+                    },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            })
+            .collect();
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some(spec.name),
+            entries: &entries,
+        });
+        let groups: Vec<Option<&wgpu::BindGroupLayout>> = if spec.uses_step {
+            vec![Some(&layout), Some(&gpu.step_layout)]
+        } else {
+            vec![Some(&layout)]
+        };
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(spec.name),
+            bind_group_layouts: &groups,
+            immediate_size: 0,
+        });
+        // Validation errors surface through an error scope so a bad shader
+        // names itself instead of aborting the process.
+        let scope = device.push_error_scope(wgpu::ErrorFilter::Validation);
+        let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(spec.name),
+            source: wgpu::ShaderSource::Wgsl(spec.source.clone()),
+        });
+        let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(spec.name),
+            layout: Some(&pipeline_layout),
+            module: &module,
+            entry_point: Some(spec.entry),
+            compilation_options: wgpu::PipelineCompilationOptions {
+                constants: &spec.constants,
+                zero_initialize_workgroup_memory: false,
+            },
+            cache: None,
+        });
+        if let Some(err) = pollster::block_on(scope.pop()) {
+            return Err(GpuError::Shader {
+                name: spec.name.to_string(),
+                message: err.to_string(),
+            });
+        }
+        Ok(Kernel {
+            name: spec.name,
+            pipeline,
+            layout,
+            uses_step: spec.uses_step,
+            bindings: spec.bindings.clone(),
+        })
+    }
+
+    /// Binds buffers to group 0 in declaration order.
+    pub fn bind(&self, gpu: &Gpu, resources: &[wgpu::BindingResource]) -> wgpu::BindGroup {
+        assert_eq!(
+            resources.len(),
+            self.bindings.len(),
+            "kernel {} takes {} bindings",
+            self.name,
+            self.bindings.len()
+        );
+        let entries: Vec<wgpu::BindGroupEntry> = resources
+            .iter()
+            .enumerate()
+            .map(|(i, r)| wgpu::BindGroupEntry {
+                binding: i as u32,
+                resource: r.clone(),
+            })
+            .collect();
+        gpu.device.create_bind_group(&wgpu::BindGroupDescriptor {
+            label: Some(self.name),
+            layout: &self.layout,
+            entries: &entries,
+        })
+    }
+}
+
+/// One pre-built dispatch: a pipeline, its bound buffers and its grid. The
+/// uniform params buffer it binds is kept alive here.
+pub struct Dispatch {
+    pub kernel: std::sync::Arc<Kernel>,
+    pub group: wgpu::BindGroup,
+    pub workgroups: [u32; 3],
+    pub params: Option<wgpu::Buffer>,
+}
+
+impl Dispatch {
+    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>, step: Option<(&wgpu::BindGroup, u32)>) {
+        pass.set_pipeline(&self.kernel.pipeline);
+        pass.set_bind_group(0, &self.group, &[]);
+        if self.kernel.uses_step {
+            let (group, offset) = step.expect("kernel reads the step uniform but none was given");
+            pass.set_bind_group(1, group, &[offset]);
+        }
+        let [x, y, z] = self.workgroups;
+        pass.dispatch_workgroups(x, y, z);
+    }
+}
+
+/// An ordered list of dispatches, recorded into one compute pass.
+#[derive(Default)]
+pub struct Program {
+    pub dispatches: Vec<Dispatch>,
+}
+
+impl Program {
+    pub fn push(&mut self, d: Dispatch) {
+        self.dispatches.push(d);
+    }
+
+    pub fn extend(&mut self, other: Program) {
+        self.dispatches.extend(other.dispatches);
+    }
+
+    pub fn record(&self, pass: &mut wgpu::ComputePass<'_>, step: Option<(&wgpu::BindGroup, u32)>) {
+        for d in &self.dispatches {
+            d.record(pass, step);
+        }
+    }
+
+    /// Runs the program once with the given step record and waits; for tests,
+    /// benchmarks and one-off work outside the training loop.
+    pub fn run(&self, gpu: &Gpu, step: &StepInfo) -> Result<(), GpuError> {
+        let (buffer, group) = gpu.step_buffer(1);
+        gpu.write_steps(&buffer, std::slice::from_ref(step));
+        let mut enc = gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("program"),
+            });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("program"),
+                timestamp_writes: None,
+            });
+            self.record(&mut pass, Some((&group, 0)));
+        }
+        gpu.queue.submit([enc.finish()]);
+        gpu.wait()
+    }
+}
+
+/// Byte offset of step slot `i` in the step buffer.
+pub fn step_offset(i: usize) -> u32 {
+    (i as u64 * STEP_STRIDE) as u32
+}
