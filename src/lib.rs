@@ -8,3 +8,7 @@
 pub mod gpu;
 pub mod kernels;
 pub mod reference;
+pub mod data;
+pub mod optim;
+pub mod report;
+pub mod bench;

@@ -42,8 +42,8 @@ fn every_shader_file_is_registered() {
         let name = path.file_name().unwrap().to_str().unwrap().to_string();
         if name.ends_with(".wgsl") {
             assert!(
-                dae::kernels::SHADERS.iter().any(|(n, _)| *n == name),
-                "{name} is not listed in kernels::SHADERS"
+                dae::kernels::all_shaders().iter().any(|(n, _)| *n == name),
+                "{name} is not listed in any module's SHADERS (kernels::all_shaders)"
             );
         }
     }

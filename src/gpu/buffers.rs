@@ -29,6 +29,32 @@ impl Tensor {
     }
 }
 
+/// A tensor starting `offset` 32-bit words into a buffer: how layers address
+/// their slice of the flat parameter, gradient and optimizer-state buffers.
+#[derive(Clone, Copy, Debug)]
+pub struct View<'a> {
+    pub tensor: &'a Tensor,
+    pub offset: usize,
+}
+
+impl Tensor {
+    /// The whole tensor, from word 0.
+    pub fn view(&self) -> View<'_> {
+        View {
+            tensor: self,
+            offset: 0,
+        }
+    }
+
+    /// The tensor from word `offset` on.
+    pub fn at(&self, offset: usize) -> View<'_> {
+        View {
+            tensor: self,
+            offset,
+        }
+    }
+}
+
 const STORAGE: wgpu::BufferUsages = wgpu::BufferUsages::STORAGE
     .union(wgpu::BufferUsages::COPY_SRC)
     .union(wgpu::BufferUsages::COPY_DST);

@@ -10,7 +10,7 @@ mod buffers;
 mod context;
 mod kernel;
 
-pub use buffers::{Readback, Tensor, STEP_STRIDE};
+pub use buffers::{Readback, Tensor, View, STEP_STRIDE};
 pub use context::{Gpu, GpuError};
 pub use kernel::{step_offset, Binding, Dispatch, Kernel, KernelSpec, Program};
 

@@ -24,6 +24,12 @@ impl Activation {
     }
 }
 
+/// WGSL sources of this module, by file name.
+pub const SHADERS: &[(&str, &str)] = &[(
+    "activation_forward.wgsl",
+    include_str!("../../shaders/activation_forward.wgsl"),
+)];
+
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {

@@ -4,9 +4,28 @@
 //! outputs first, then inputs, then sizes.
 
 pub mod activation;
+pub mod batchnorm;
+pub mod dropout;
+pub mod gather;
+pub mod loss;
+pub mod matmul;
+pub mod noise;
+pub mod reduce;
+pub mod softmax;
 
-/// The WGSL sources, by file name, for validation and the pipeline cache.
-pub const SHADERS: &[(&str, &str)] = &[(
-    "activation_forward.wgsl",
-    include_str!("../../shaders/activation_forward.wgsl"),
-)];
+/// Every WGSL source of the crate, by file name.
+pub fn all_shaders() -> Vec<(&'static str, &'static str)> {
+    [
+        activation::SHADERS,
+        batchnorm::SHADERS,
+        dropout::SHADERS,
+        gather::SHADERS,
+        loss::SHADERS,
+        matmul::SHADERS,
+        noise::SHADERS,
+        reduce::SHADERS,
+        softmax::SHADERS,
+        crate::optim::SHADERS,
+    ]
+    .concat()
+}

@@ -2,3 +2,12 @@
 //! are the oracle the GPU kernels are tested and benchmarked against.
 
 pub mod activation;
+pub mod batchnorm;
+pub mod dropout;
+pub mod gather;
+pub mod loss;
+pub mod matmul;
+pub mod noise;
+pub mod optim;
+pub mod reduce;
+pub mod softmax;

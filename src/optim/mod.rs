@@ -1,0 +1,4 @@
+//! Optimizers over the flat parameter buffer (in progress).
+
+/// WGSL sources of this module, by file name.
+pub const SHADERS: &[(&str, &str)] = &[];
