@@ -2,13 +2,17 @@
 //!
 //! `gpu` is the runtime, `kernels` the host side of every WGSL shader,
 //! `reference` the CPU oracle of every kernel, `nn` the layers and presets,
-//! `optim` the optimizers, `train` the scheduler, `data` the datasets and
-//! `report` what a run writes.
+//! `optim` the optimizers, `train` the scheduler, `data` the datasets,
+//! `report` what a run writes, `run` a whole training run and `bench` the
+//! benchmarks.
 
+pub mod bench;
+pub mod data;
 pub mod gpu;
 pub mod kernels;
-pub mod reference;
-pub mod data;
+pub mod nn;
 pub mod optim;
+pub mod reference;
 pub mod report;
-pub mod bench;
+pub mod run;
+pub mod train;

@@ -1,1 +1,65 @@
-fn main() {}
+//! `dae`: train, evaluate and benchmark denoising autoencoders and
+//! classifiers on the GPU.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cli;
+
+#[derive(Parser)]
+#[command(name = "dae", version, about = "Denoising autoencoders and classifiers trained entirely on the GPU (wgpu + WGSL)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Print the GPU adapter, its driver and the limits and features used.
+    Info,
+    /// Print a preset's layers and exact parameter counts, Keras-style.
+    Summary {
+        #[arg(long)]
+        preset: String,
+    },
+    /// Train a preset; writes metrics.csv, a checkpoint and figures to --out.
+    Train(cli::TrainArgs),
+    /// Score a checkpoint on the test set.
+    Eval {
+        /// A model.safetensors written by `dae train`.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// Dataset to score on (default: the one it was trained on).
+        #[arg(long)]
+        dataset: Option<String>,
+        /// Override the input noise (default: the training noise).
+        #[arg(long)]
+        noise: Option<String>,
+    },
+    /// Time the kernels and one full training step on this adapter.
+    Bench {
+        /// Timed repetitions per row (the median is reported).
+        #[arg(long, default_value_t = 7)]
+        reps: usize,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Info => cli::info(),
+        Command::Summary { preset } => cli::summary(&preset),
+        Command::Train(args) => cli::train(args),
+        Command::Eval { checkpoint, dataset, noise } => cli::eval(&checkpoint, dataset.as_deref(), noise.as_deref()),
+        Command::Bench { reps } => cli::bench(reps),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

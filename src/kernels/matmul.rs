@@ -1,4 +1,333 @@
-//! (in progress)
+//! Matrix products C = act(op(A)·op(B) + bias) in three forms, so that the
+//! backward pass of a dense layer needs no transposes, and the bias gradient.
+//!
+//! Dense layer y = x·W + b with W (in, out): forward is [`Form::NN`] with
+//! m = batch; backward input dx = dy·Wᵀ is [`Form::NT`]; the weight gradient
+//! dW = xᵀ·dy is [`Form::TN`] with k = batch; db = [`bias_grad`]`(dy)`.
+//!
+//! Two implementations sit behind [`matmul`] (see [`Variant`]): a
+//! register-blocked kernel that shares A through `subgroupBroadcast`, for
+//! CPU drivers such as lavapipe where workgroup memory and barriers are
+//! slow, and the classic workgroup-memory tiled kernel for real GPUs.
+
+use crate::gpu::{groups, groups_2d, Binding, Dispatch, Gpu, GpuError, KernelSpec, View};
+use crate::kernels::activation::Activation;
+
+/// Which operands are transposed. All tensors are dense row-major.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form {
+    /// C = A·B with A (m,k), B (k,n).
+    NN,
+    /// C = A·Bᵀ with A (m,k), B (n,k).
+    NT,
+    /// C = Aᵀ·B with A (k,m), B (k,n).
+    TN,
+}
+
+impl Form {
+    fn code(self) -> u32 {
+        match self {
+            Form::NN => 0,
+            Form::NT => 1,
+            Form::TN => 2,
+        }
+    }
+}
+
+/// The shape of one product: C is (m, n) and the sum runs over k.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Matmul {
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub form: Form,
+    pub act: Activation,
+}
+
+impl Matmul {
+    /// Elements of A, B and C.
+    pub fn a_len(&self) -> usize {
+        self.m * self.k
+    }
+    pub fn b_len(&self) -> usize {
+        self.k * self.n
+    }
+    pub fn c_len(&self) -> usize {
+        self.m * self.n
+    }
+    /// Multiply-adds count twice.
+    pub fn flops(&self) -> f64 {
+        2.0 * self.m as f64 * self.k as f64 * self.n as f64
+    }
+}
+
+/// The kernel behind [`matmul`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// Register-blocked: each invocation holds 32 rows × 4 columns of C in
+    /// named vec4 registers; each lane of an 8-wide subgroup loads 4 of the
+    /// 32 rows of A and `subgroupBroadcast`s them to the rest. Needs
+    /// subgroups of exactly 8 lanes. Fastest on lavapipe.
+    Subgroup,
+    /// 64×64 tiles of C per workgroup of 16×16, K staged through workgroup
+    /// memory in slabs of 16. The standard choice on real GPUs.
+    Tiled,
+}
+
+impl Variant {
+    /// What [`matmul`] uses on this adapter.
+    pub fn best(gpu: &Gpu) -> Variant {
+        if Variant::Subgroup.supported(gpu) && gpu.is_cpu() {
+            Variant::Subgroup
+        } else {
+            Variant::Tiled
+        }
+    }
+
+    /// Whether this adapter can run the variant.
+    pub fn supported(self, gpu: &Gpu) -> bool {
+        match self {
+            Variant::Subgroup => {
+                gpu.has_subgroups()
+                    && gpu.info.subgroup_min_size == SUBGROUP
+                    && gpu.info.subgroup_max_size == SUBGROUP
+            }
+            Variant::Tiled => true,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::Subgroup => "subgroup",
+            Variant::Tiled => "tiled",
+        }
+    }
+}
 
 /// WGSL sources of this module, by file name.
-pub const SHADERS: &[(&str, &str)] = &[];
+pub const SHADERS: &[(&str, &str)] = &[
+    ("matmul_subgroup.wgsl", SUBGROUP_WGSL),
+    ("matmul_subgroup_ragged.wgsl", SUBGROUP_RAGGED_WGSL),
+    ("matmul_tiled.wgsl", TILED_WGSL),
+    ("bias_grad.wgsl", BIAS_GRAD_WGSL),
+];
+
+const SUBGROUP_WGSL: &str = include_str!("../../shaders/matmul_subgroup.wgsl");
+const SUBGROUP_RAGGED_WGSL: &str = include_str!("../../shaders/matmul_subgroup_ragged.wgsl");
+const TILED_WGSL: &str = include_str!("../../shaders/matmul_tiled.wgsl");
+const BIAS_GRAD_WGSL: &str = include_str!("../../shaders/bias_grad.wgsl");
+
+/// Lanes per subgroup the subgroup kernels are written for.
+const SUBGROUP: u32 = 8;
+/// Rows and columns of C one subgroup of the subgroup kernels computes.
+const SG_ROWS: usize = 32;
+const SG_COLS: usize = 32;
+/// Subgroups per workgroup of the subgroup kernels (workgroup 64).
+const SG_PER_WG: usize = 8;
+/// Side of the square C tile of one workgroup of the tiled kernel.
+const TILE: usize = 64;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    m: u32,
+    k: u32,
+    n: u32,
+    act: u32,
+    a_off: u32,
+    b_off: u32,
+    bias_off: u32,
+    c_off: u32,
+    has_bias: u32,
+    alpha: f32,
+    tiles_n: u32,
+    tiles: u32,
+}
+const _: () = assert!(std::mem::size_of::<Params>() == 48);
+
+/// C = act(op(A)·op(B) + bias), overwritten, with the fastest variant for
+/// this adapter.
+///
+/// # Shapes
+/// NN: A (m,k), B (k,n). NT: A (m,k), B (n,k). TN: A (k,m), B (k,n).
+/// C (m,n), bias (n). Each operand starts at its view's element offset.
+pub fn matmul(
+    gpu: &Gpu,
+    c: View,
+    a: View,
+    b: View,
+    bias: Option<View>,
+    shape: Matmul,
+) -> Result<Dispatch, GpuError> {
+    matmul_variant(gpu, c, a, b, bias, shape, Variant::best(gpu))
+}
+
+/// [`matmul`] with a chosen variant, for tests and benchmarks. Asking for
+/// [`Variant::Subgroup`] on an adapter without 8-wide subgroups panics.
+pub fn matmul_variant(
+    gpu: &Gpu,
+    c: View,
+    a: View,
+    b: View,
+    bias: Option<View>,
+    shape: Matmul,
+    variant: Variant,
+) -> Result<Dispatch, GpuError> {
+    let Matmul { m, k, n, form, act } = shape;
+    assert!(m >= 1 && k >= 1 && n >= 1, "matmul: empty shape {shape:?}");
+    check_view("A", &a, shape.a_len());
+    check_view("B", &b, shape.b_len());
+    check_view("C", &c, shape.c_len());
+    if let Some(bias) = &bias {
+        check_view("bias", bias, n);
+    }
+    assert!(
+        variant.supported(gpu),
+        "matmul variant {variant:?} needs {SUBGROUP}-lane subgroups; adapter has {}..{}",
+        gpu.info.subgroup_min_size,
+        gpu.info.subgroup_max_size
+    );
+    let (kind, alpha) = act.code();
+    let mut params = Params {
+        m: m as u32,
+        k: k as u32,
+        n: n as u32,
+        act: kind,
+        a_off: a.offset as u32,
+        b_off: b.offset as u32,
+        bias_off: bias.map_or(0, |v| v.offset as u32),
+        c_off: c.offset as u32,
+        has_bias: bias.is_some() as u32,
+        alpha,
+        tiles_n: 0,
+        tiles: 0,
+    };
+    let (spec, workgroups) = match variant {
+        Variant::Subgroup => {
+            let tiles_n = n.div_ceil(SG_COLS);
+            let tiles = m.div_ceil(SG_ROWS) * tiles_n;
+            params.tiles_n = tiles_n as u32;
+            params.tiles = tiles as u32;
+            // The vec4 kernel reads whole vec4s: every row of every operand
+            // must start on a 4-element boundary.
+            let aligned_rows = match form {
+                Form::NN | Form::NT => k % 4 == 0 && n % 4 == 0,
+                Form::TN => k % 4 == 0 && m % 4 == 0 && n % 4 == 0,
+            };
+            let aligned_offsets = [a.offset, b.offset, c.offset, bias.map_or(0, |v| v.offset)]
+                .iter()
+                .all(|o| o % 4 == 0);
+            let spec = if aligned_rows && aligned_offsets {
+                KernelSpec::new("matmul_subgroup", SUBGROUP_WGSL, BINDINGS)
+            } else {
+                KernelSpec::new("matmul_subgroup_ragged", SUBGROUP_RAGGED_WGSL, BINDINGS)
+            };
+            (spec, groups_2d(groups(tiles, SG_PER_WG)))
+        }
+        Variant::Tiled => {
+            let spec = KernelSpec::new("matmul_tiled", TILED_WGSL, BINDINGS);
+            (spec, [groups(n, TILE), groups(m, TILE), 1])
+        }
+    };
+    let kernel = gpu.kernel(&spec.constant("FORM", form.code() as f64))?;
+    let params_buf = gpu.uniform("matmul params", &params);
+    // Without a bias the shader never reads binding 2; A stands in for it.
+    let bias_tensor = bias.map_or(a.tensor, |v| v.tensor);
+    let group = kernel.bind(
+        gpu,
+        &[
+            a.tensor.binding(),
+            b.tensor.binding(),
+            bias_tensor.binding(),
+            c.tensor.binding(),
+            params_buf.as_entire_binding(),
+        ],
+    );
+    Ok(Dispatch {
+        kernel,
+        group,
+        workgroups,
+        params: Some(params_buf),
+    })
+}
+
+const BINDINGS: &[Binding] = &[
+    Binding::ReadOnly,
+    Binding::ReadOnly,
+    Binding::ReadOnly,
+    Binding::ReadWrite,
+    Binding::Uniform,
+];
+
+fn check_view(what: &str, v: &View, len: usize) {
+    assert!(
+        v.offset + len <= v.tensor.len,
+        "matmul: {what} needs {len} elements from offset {} but its tensor holds {}",
+        v.offset,
+        v.tensor.len
+    );
+    assert!(
+        v.tensor.len <= u32::MAX as usize,
+        "matmul: {what} is too large for 32-bit indexing"
+    );
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct BiasGradParams {
+    rows: u32,
+    cols: u32,
+    dy_off: u32,
+    db_off: u32,
+}
+const _: () = assert!(std::mem::size_of::<BiasGradParams>() == 16);
+
+/// db[j] = Σ_i dy[i, j] over the rows of dy, overwritten.
+///
+/// # Shapes
+/// dy (rows, cols), db (cols).
+pub fn bias_grad(
+    gpu: &Gpu,
+    db: View,
+    dy: View,
+    rows: usize,
+    cols: usize,
+) -> Result<Dispatch, GpuError> {
+    assert!(
+        dy.offset + rows * cols <= dy.tensor.len,
+        "bias_grad: dy too small for ({rows},{cols})"
+    );
+    assert!(
+        db.offset + cols <= db.tensor.len,
+        "bias_grad: db too small for {cols}"
+    );
+    let spec = KernelSpec::new(
+        "bias_grad",
+        BIAS_GRAD_WGSL,
+        &[Binding::ReadOnly, Binding::ReadWrite, Binding::Uniform],
+    );
+    let kernel = gpu.kernel(&spec)?;
+    let params = gpu.uniform(
+        "bias_grad params",
+        &BiasGradParams {
+            rows: rows as u32,
+            cols: cols as u32,
+            dy_off: dy.offset as u32,
+            db_off: db.offset as u32,
+        },
+    );
+    let group = kernel.bind(
+        gpu,
+        &[
+            dy.tensor.binding(),
+            db.tensor.binding(),
+            params.as_entire_binding(),
+        ],
+    );
+    Ok(Dispatch {
+        kernel,
+        group,
+        workgroups: [groups(cols, 64), 1, 1],
+        params: Some(params),
+    })
+}

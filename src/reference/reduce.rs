@@ -1,1 +1,7 @@
-//! (in progress)
+//! Reference reductions.
+
+/// acc[slot] += Σ values, summed in f64 (ADDED INTO).
+pub fn sum_into(acc: &mut [f32], slot: usize, values: &[f32]) {
+    let total: f64 = values.iter().map(|&v| v as f64).sum();
+    acc[slot] = (acc[slot] as f64 + total) as f32;
+}

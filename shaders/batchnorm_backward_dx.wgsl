@@ -1,0 +1,52 @@
+// BatchNorm backward, pass 3 of 3: the input gradient.
+//   dx[r, f] = gamma[f] * rstd[f] / N * (N * dy - dbeta[f] - xhat * dgamma[f]),
+//   xhat = (x - mean[f]) * rstd[f], N = rows
+// dy, x, dx: (rows, features); mean, rstd: (features); gamma: (features) at a
+// word offset into the flat parameter buffer; dgamma, dbeta: (features) at
+// word offsets into the flat gradient buffer (batchnorm_backward_finish).
+// dx is overwritten.
+// One invocation per (row chunk, feature), features fastest; each loads its
+// feature's values once and streams its chunk's rows. Workgroup 64; the grid
+// may be 2-D (groups_2d). batchnorm_backward_dx_vec4.wgsl is the same with 4
+// features per invocation, for features % 4 == 0.
+
+struct Params {
+    rows: u32,
+    features: u32,
+    rows_per_chunk: u32,
+    chunks: u32,
+    off_gamma: u32,
+    off_dgamma: u32,
+    off_dbeta: u32,
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> mean: array<f32>;
+@group(0) @binding(3) var<storage, read> rstd: array<f32>;
+@group(0) @binding(4) var<storage, read> gamma: array<f32>;
+@group(0) @binding(5) var<storage, read> dgamma: array<f32>;
+@group(0) @binding(6) var<storage, read> dbeta: array<f32>;
+@group(0) @binding(7) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(8) var<uniform> p: Params;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
+    let i = id.x + id.y * nw.x * 64u;
+    if (i >= p.chunks * p.features) { return; }
+    let f = i % p.features;
+    let c = i / p.features;
+    let inv_n = 1.0 / f32(p.rows);
+    let m = mean[f];
+    let s = rstd[f];
+    let g = gamma[p.off_gamma + f] * s;
+    let mean_dy = dbeta[p.off_dbeta + f] * inv_n;
+    let mean_dyx = dgamma[p.off_dgamma + f] * inv_n;
+    let r0 = c * p.rows_per_chunk;
+    let r1 = min(r0 + p.rows_per_chunk, p.rows);
+    for (var r = r0; r < r1; r++) {
+        let k = r * p.features + f;
+        dx[k] = g * (dy[k] - mean_dy - (x[k] - m) * s * mean_dyx);
+    }
+}

@@ -1,0 +1,100 @@
+// Input corruption for the denoising autoencoder: y = corrupt(x).
+//   kind 0 none:         y = x
+//   kind 1 gaussian:     y = x + level·N(0,1), clamped to [0,1] when clip != 0
+//   kind 2 uniform:      y = clamp(x + level·U(-1,1), 0, 1)
+//   kind 3 salt-pepper:  with prob level the element becomes 0 or 1 (equal odds)
+//   kind 4 masking:      with prob level the element becomes 0 (no rescale)
+// x, y: (n). Draws come from the counter-based hash of (seed, step, stream,
+// index), identical to reference::noise, so the CPU reproduces every draw.
+// Dispatch: workgroup 64, each invocation handles 4 elements 64 apart (so
+// neighbouring lanes touch neighbouring words); grid from groups_2d(n / 256).
+// y is overwritten; it may not alias x.
+
+struct Params {
+    n: u32,
+    kind: u32,
+    level: f32,   // sigma, amplitude or probability, by kind
+    clip: u32,
+    stream: u32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
+struct Step {
+    step: u32,
+    batch_start: u32,
+    seed: u32,
+    valid_rows: u32,
+    lr: f32,
+    bias_correction1: f32,
+    bias_correction2: f32,
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<uniform> p: Params;
+@group(1) @binding(0) var<uniform> s: Step;
+
+// ---- counter-based RNG: keep identical to src/reference/noise.rs ----
+fn pcg(v: u32) -> u32 {
+    let state = v * 747796405u + 2891336453u;
+    let word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
+    return (word >> 22u) ^ word;
+}
+
+fn rng_key(seed: u32, step: u32, stream: u32) -> u32 {
+    return pcg(stream + pcg(step + pcg(seed)));
+}
+
+fn hash_keyed(key: u32, index: u32) -> u32 {
+    return pcg(pcg(index + key) ^ key);
+}
+
+fn uniform01(key: u32, index: u32) -> f32 {
+    return f32(hash_keyed(key, index) >> 8u) * (1.0 / 16777216.0);
+}
+
+fn normal(key: u32, index: u32) -> f32 {
+    let u1 = 1.0 - uniform01(key, 2u * index);
+    let u2 = uniform01(key, 2u * index + 1u);
+    let angle = 6.2831855 * u2 - 3.1415927;
+    return sqrt(max(-2.0 * log(u1), 0.0)) * cos(angle);
+}
+// ---- end RNG ----
+
+fn corrupt(key: u32, i: u32, v: f32) -> f32 {
+    switch p.kind {
+        case 1u: {
+            let z = v + p.level * normal(key, i);
+            return select(z, clamp(z, 0.0, 1.0), p.clip != 0u);
+        }
+        case 2u: {
+            let u = uniform01(key, i);
+            return clamp(v + p.level * (2.0 * u - 1.0), 0.0, 1.0);
+        }
+        case 3u: {
+            let u = uniform01(key, i);
+            if (u < 0.5 * p.level) { return 0.0; }
+            if (u < p.level) { return 1.0; }
+            return v;
+        }
+        case 4u: {
+            return select(v, 0.0, uniform01(key, i) < p.level);
+        }
+        default: { return v; }
+    }
+}
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+        @builtin(num_workgroups) nw: vec3<u32>) {
+    let key = rng_key(s.seed, s.step, p.stream);
+    let base = (wg.x + wg.y * nw.x) * 256u + lid;
+    for (var j = 0u; j < 4u; j++) {
+        let i = base + j * 64u;
+        if (i >= p.n) { return; }
+        y[i] = corrupt(key, i, x[i]);
+    }
+}

@@ -1,0 +1,152 @@
+//! The subcommands, over the library's `run`, `nn` and `bench` modules.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+
+use dae::data::{Dataset, DatasetName};
+use dae::gpu::Gpu;
+use dae::kernels::noise::Noise;
+use dae::nn::params::ParamLayout;
+use dae::nn::{presets, summary as nn_summary};
+use dae::run::{self, TrainOptions};
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// A preset of EXPERIMENTS.md (see `dae summary --preset NAME`).
+    #[arg(long)]
+    preset: String,
+    /// mnist or fashion-mnist.
+    #[arg(long, default_value = "mnist")]
+    dataset: String,
+    /// Epochs (default: the study's).
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Batch size (default: the study's).
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Learning rate (default: the study's).
+    #[arg(long, allow_negative_numbers = true)]
+    lr: Option<f32>,
+    /// Seed for initialisation, shuffling, noise and dropout.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Input noise KIND:LEVEL: none, gaussian:S, gaussian-noclip:S, uniform:P,
+    /// salt-pepper:P, masking:P (default: the study's).
+    #[arg(long)]
+    noise: Option<String>,
+    /// L2 factor on the Dense kernels (Keras l2).
+    #[arg(long, allow_negative_numbers = true)]
+    l2: Option<f32>,
+    /// Train on the first N training images only.
+    #[arg(long)]
+    train_limit: Option<usize>,
+    /// Evaluate on the first N test images only.
+    #[arg(long)]
+    test_limit: Option<usize>,
+    /// Output folder (default: runs/PRESET-DATASET-sSEED).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Folder holding mnist/ and fashion-mnist/ (default: ./data, or $DAE_DATA).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn parse_dataset(s: &str) -> anyhow::Result<DatasetName> {
+    s.parse::<DatasetName>()
+        .map_err(|e| anyhow::anyhow!("--dataset: {e}"))
+}
+
+fn parse_noise(s: &str) -> anyhow::Result<Noise> {
+    s.parse::<Noise>().map_err(|e| anyhow::anyhow!("--noise: {e}"))
+}
+
+fn open_gpu() -> anyhow::Result<Gpu> {
+    Ok(Gpu::new()?)
+}
+
+pub fn info() -> anyhow::Result<()> {
+    let gpu = open_gpu()?;
+    println!("{}", gpu.describe());
+    Ok(())
+}
+
+pub fn summary(preset: &str) -> anyhow::Result<()> {
+    let spec = presets::preset(preset).map_err(anyhow::Error::msg)?;
+    let resolved = spec.resolve(10).map_err(anyhow::Error::msg)?;
+    let layout = ParamLayout::new(&spec, &resolved);
+    print!("{}", nn_summary::summary(&spec, &resolved, &layout));
+    Ok(())
+}
+
+pub fn train(a: TrainArgs) -> anyhow::Result<()> {
+    let dataset = parse_dataset(&a.dataset)?;
+    let noise = a.noise.as_deref().map(parse_noise).transpose()?;
+    let out = a.out.clone().unwrap_or_else(|| {
+        PathBuf::from("runs").join(format!("{}-{}-s{}", a.preset, dataset, a.seed))
+    });
+    let opts = TrainOptions {
+        preset: a.preset,
+        dataset,
+        epochs: a.epochs,
+        batch_size: a.batch_size,
+        lr: a.lr,
+        seed: a.seed,
+        noise,
+        l2: a.l2,
+        train_limit: a.train_limit,
+        test_limit: a.test_limit,
+        out,
+        data_root: a.data.unwrap_or_else(Dataset::default_root),
+        progress: !a.quiet,
+    };
+    // Check the options and the data before paying for the GPU.
+    run::build_spec(&opts)?;
+    let data = Dataset::load(&opts.data_root, opts.dataset)?;
+    let gpu = open_gpu()?;
+    let r = run::train_on(&gpu, &opts, data)?;
+    println!("wrote {}", r.out.display());
+    Ok(())
+}
+
+pub fn eval(checkpoint: &Path, dataset: Option<&str>, noise: Option<&str>) -> anyhow::Result<()> {
+    let dataset = dataset.map(parse_dataset).transpose()?;
+    let noise = noise.map(parse_noise).transpose()?;
+    if !checkpoint.exists() {
+        anyhow::bail!(
+            "checkpoint {} does not exist. Fix: pass the model.safetensors a `dae train` run wrote (in its --out folder)",
+            checkpoint.display()
+        );
+    }
+    let gpu = open_gpu()?;
+    let (spec, loss, acc) = run::eval(&gpu, checkpoint, dataset, noise, &Dataset::default_root())
+        .with_context(|| format!("evaluating {}", checkpoint.display()))?;
+    match acc {
+        Some(a) => println!(
+            "{}: test loss {:.5}, test accuracy {:.2}%",
+            spec.name,
+            loss,
+            100.0 * a
+        ),
+        None => println!("{}: test {} {:.6} (noise {})", spec.name, spec.loss.name(), loss, spec.noise),
+    }
+    Ok(())
+}
+
+pub fn bench(reps: usize) -> anyhow::Result<()> {
+    if reps == 0 || reps > 1000 {
+        anyhow::bail!("--reps must be between 1 and 1000, got {reps}");
+    }
+    let gpu = open_gpu()?;
+    println!("adapter: {} ({:?}, {:?})", gpu.info.name, gpu.info.backend, gpu.info.device_type);
+    let rows = dae::bench::matmul_rows(&gpu, reps)?;
+    dae::bench::print_table(&rows);
+    let data = Dataset::load(&Dataset::default_root(), DatasetName::Mnist)?;
+    let step = run::bench_step(&gpu, "mlp-dae", 256, reps, &data)?;
+    dae::bench::print_table(&[step]);
+    Ok(())
+}

@@ -1,0 +1,219 @@
+//! The flat parameter layout: every parameter of a model lives in one GPU
+//! buffer, with named views into it (llm.c style).
+//!
+//! Order: the trainable parameters of trainable layers first, so that the
+//! gradient buffer, the optimizer state and the one optimizer dispatch cover
+//! exactly `[0, trainable_len)`; then the parameters of frozen layers; then
+//! BatchNorm's running statistics (state, not parameters: no gradient).
+//! Each tensor starts on a multiple of [`ALIGN`] words so kernels may use
+//! vector loads; the gaps hold zeros and get zero gradients.
+
+use rand::{rngs::StdRng, Rng, SeedableRng};
+use rand_distr_lite::normal;
+
+use super::{Init, Layer, ModelSpec, Resolved};
+
+/// Alignment of every parameter tensor, in 32-bit words (256 bytes).
+pub const ALIGN: usize = 64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Kernel,
+    Bias,
+    Gamma,
+    Beta,
+    MovingMean,
+    MovingVariance,
+}
+
+impl Role {
+    pub fn keras_name(self) -> &'static str {
+        match self {
+            Role::Kernel => "kernel",
+            Role::Bias => "bias",
+            Role::Gamma => "gamma",
+            Role::Beta => "beta",
+            Role::MovingMean => "moving_mean",
+            Role::MovingVariance => "moving_variance",
+        }
+    }
+
+    /// Running statistics are state, never trained.
+    pub fn is_state(self) -> bool {
+        matches!(self, Role::MovingMean | Role::MovingVariance)
+    }
+}
+
+/// One named tensor inside the flat buffer.
+#[derive(Clone, Debug)]
+pub struct ParamEntry {
+    pub layer: usize,
+    /// `dense_1/kernel`.
+    pub name: String,
+    pub role: Role,
+    pub shape: Vec<usize>,
+    pub offset: usize,
+    pub len: usize,
+    /// Gets a gradient and an optimizer update.
+    pub trainable: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct ParamLayout {
+    pub entries: Vec<ParamEntry>,
+    /// Words covered by gradients and optimizer state.
+    pub trainable_len: usize,
+    /// Words of the whole parameter buffer.
+    pub total_len: usize,
+}
+
+impl ParamLayout {
+    pub fn new(spec: &ModelSpec, resolved: &Resolved) -> ParamLayout {
+        let mut wanted = Vec::new();
+        for (i, l) in spec.layers.iter().enumerate() {
+            let input = resolved.inputs[i];
+            let name = &resolved.names[i];
+            match &l.layer {
+                Layer::Dense { units, .. } => {
+                    wanted.push((i, name, Role::Kernel, vec![input.size(), *units], l.trainable));
+                    wanted.push((i, name, Role::Bias, vec![*units], l.trainable));
+                }
+                Layer::BatchNorm { .. } => {
+                    let c = input.c;
+                    wanted.push((i, name, Role::Gamma, vec![c], l.trainable));
+                    wanted.push((i, name, Role::Beta, vec![c], l.trainable));
+                    wanted.push((i, name, Role::MovingMean, vec![c], false));
+                    wanted.push((i, name, Role::MovingVariance, vec![c], false));
+                }
+                Layer::Dropout { .. } | Layer::Activation(_) => {}
+            }
+        }
+        let mut entries = Vec::new();
+        let mut at = 0;
+        // Three passes give the documented order.
+        for pass in 0..3 {
+            for (layer, name, role, shape, trainable) in &wanted {
+                let this_pass = if role.is_state() {
+                    2
+                } else if *trainable {
+                    0
+                } else {
+                    1
+                };
+                if this_pass != pass {
+                    continue;
+                }
+                let len: usize = shape.iter().product();
+                entries.push(ParamEntry {
+                    layer: *layer,
+                    name: format!("{name}/{}", role.keras_name()),
+                    role: *role,
+                    shape: shape.clone(),
+                    offset: at,
+                    len,
+                    trainable: *trainable && !role.is_state(),
+                });
+                at += len.div_ceil(ALIGN) * ALIGN;
+            }
+        }
+        let trainable_len = entries
+            .iter()
+            .filter(|e| e.trainable)
+            .map(|e| e.offset + e.len.div_ceil(ALIGN) * ALIGN)
+            .max()
+            .unwrap_or(0);
+        ParamLayout {
+            entries,
+            trainable_len,
+            total_len: at,
+        }
+    }
+
+    pub fn find(&self, layer: usize, role: Role) -> Option<&ParamEntry> {
+        self.entries
+            .iter()
+            .find(|e| e.layer == layer && e.role == role)
+    }
+
+    /// Offset of a parameter the caller knows exists (built from the same
+    /// spec).
+    pub fn offset(&self, layer: usize, role: Role) -> usize {
+        self.find(layer, role)
+            .unwrap_or_else(|| panic!("layer {layer} has no {role:?}"))
+            .offset
+    }
+
+    /// (total, trainable, non-trainable) parameter counts as Keras reports
+    /// them: frozen layers' weights and running statistics are
+    /// non-trainable.
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let total: usize = self.entries.iter().map(|e| e.len).sum();
+        let trainable: usize = self
+            .entries
+            .iter()
+            .filter(|e| e.trainable)
+            .map(|e| e.len)
+            .sum();
+        (total, trainable, total - trainable)
+    }
+
+    /// Parameters of one layer (Keras' "Param #").
+    pub fn layer_count(&self, layer: usize) -> usize {
+        self.entries
+            .iter()
+            .filter(|e| e.layer == layer)
+            .map(|e| e.len)
+            .sum()
+    }
+
+    /// Initial values: kernels per their [`Init`], biases and beta zero,
+    /// gamma and moving variance one, moving mean zero.
+    pub fn init(&self, spec: &ModelSpec, seed: u64) -> Vec<f32> {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut out = vec![0.0f32; self.total_len];
+        // Draw in layer order so the values do not depend on the layout.
+        let mut order: Vec<&ParamEntry> = self.entries.iter().collect();
+        order.sort_by_key(|e| (e.layer, e.role as u8));
+        for e in order {
+            let dst = &mut out[e.offset..e.offset + e.len];
+            match e.role {
+                Role::Kernel => {
+                    let init = match &spec.layers[e.layer].layer {
+                        Layer::Dense { init, .. } => *init,
+                        _ => Init::GlorotUniform,
+                    };
+                    let fan_in = e.shape[..e.shape.len() - 1].iter().product::<usize>();
+                    let fan_out = e.shape[e.shape.len() - 1];
+                    match init {
+                        Init::GlorotUniform => {
+                            let limit = (6.0 / (fan_in + fan_out) as f64).sqrt() as f32;
+                            for v in dst {
+                                *v = rng.random_range(-limit..limit);
+                            }
+                        }
+                        Init::Normal { std } => {
+                            for v in dst {
+                                *v = normal(&mut rng) * std;
+                            }
+                        }
+                    }
+                }
+                Role::Gamma | Role::MovingVariance => dst.fill(1.0),
+                Role::Bias | Role::Beta | Role::MovingMean => dst.fill(0.0),
+            }
+        }
+        out
+    }
+}
+
+/// A standard normal draw without another dependency.
+mod rand_distr_lite {
+    use rand::Rng;
+
+    pub fn normal(rng: &mut impl Rng) -> f32 {
+        // Box-Muller; 1 - u keeps the log finite.
+        let u1: f64 = 1.0 - rng.random::<f64>();
+        let u2: f64 = rng.random::<f64>();
+        ((-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()) as f32
+    }
+}

@@ -1,0 +1,159 @@
+//! The presets of EXPERIMENTS.md, with their studies' hyper-parameters.
+
+use super::{Act, Init, Layer, LayerSpec, Loss, ModelSpec, Shape};
+use crate::kernels::noise::Noise;
+use crate::optim::Optimizer;
+
+/// Every preset name with a one-line description.
+pub const PRESETS: &[(&str, &str)] = &[
+    ("mlp-dae", "deep dense DAE with BatchNorm (mlp-dae study), Gaussian noise 0.1, MSE"),
+    ("raw-classifier", "196-style classifier 784 -> 64 -> 32 -> 10 on raw pixels (mlp-dae study)"),
+    ("shallow-ae", "784 -> 128 -> 784 autoencoder (stacked study)"),
+    ("shallow-dae", "784 -> 128 -> 784 denoising autoencoder, N(0, 0.4^2) noise (stacked study)"),
+    ("sp-mlp", "784 -> 64 -> 64 -> 10 MLP, SGD 0.1 (sp-dae study)"),
+    ("sp-mlp-l2", "784 -> 500 -> 300 -> 10 MLP with L2 on the kernels, SGD 0.1 (sp-dae study)"),
+    ("sp-dae", "784 -> 128 -> 96 -> 128 -> 784 salt-and-pepper DAE, BCE (sp-dae study)"),
+];
+
+/// The spec of preset `name`, or an error listing the known ones.
+pub fn preset(name: &str) -> Result<ModelSpec, String> {
+    let img = Shape::flat(784);
+    let normal = Init::Normal { std: 0.05 };
+    let spec = match name {
+        "mlp-dae" => {
+            let leaky = Act::LeakyRelu(0.3);
+            let d = |units| Layer::dense(units, Act::Linear).init(normal);
+            ModelSpec {
+                name: name.into(),
+                input: img,
+                layers: vec![
+                    d(512),
+                    Layer::batchnorm(),
+                    Layer::dropout(0.2),
+                    Layer::act(leaky),
+                    d(512),
+                    Layer::batchnorm(),
+                    Layer::dropout(0.2),
+                    Layer::act(leaky),
+                    d(256),
+                    Layer::batchnorm(),
+                    Layer::act(leaky),
+                    d(196),
+                    d(256),
+                    Layer::batchnorm(),
+                    Layer::act(leaky),
+                    d(512),
+                    Layer::batchnorm(),
+                    Layer::act(leaky),
+                    Layer::dense(784, Act::Sigmoid).init(normal),
+                ],
+                loss: Loss::Mse,
+                optimizer: Optimizer::adam(1e-3),
+                l2: 0.0,
+                noise: Noise::Gaussian {
+                    sigma: 0.1,
+                    clip: true,
+                },
+                epochs: 100,
+                batch_size: 256,
+                train_limit: None,
+            }
+        }
+        "raw-classifier" => classifier(name, img),
+        "shallow-ae" | "shallow-dae" => ModelSpec {
+            name: name.into(),
+            input: img,
+            layers: vec![
+                Layer::dense(128, Act::Relu),
+                Layer::dense(784, Act::Sigmoid),
+            ],
+            loss: Loss::Mse,
+            optimizer: Optimizer::adam(1e-3),
+            l2: 0.0,
+            noise: if name == "shallow-dae" {
+                Noise::Gaussian {
+                    sigma: 0.4,
+                    clip: false,
+                }
+            } else {
+                Noise::None
+            },
+            epochs: if name == "shallow-dae" { 10 } else { 5 },
+            batch_size: 32,
+            train_limit: Some(50_000),
+        },
+        "sp-mlp" | "sp-mlp-l2" => {
+            let (h1, h2, l2, epochs) = if name == "sp-mlp" {
+                (64, 64, 0.0, 10)
+            } else {
+                (500, 300, 2.5e-4, 40)
+            };
+            ModelSpec {
+                name: name.into(),
+                input: img,
+                layers: vec![
+                    Layer::dense(h1, Act::Relu),
+                    Layer::dense(h2, Act::Relu),
+                    Layer::dense(10, Act::Softmax),
+                ],
+                loss: Loss::SoftmaxCrossEntropy,
+                optimizer: Optimizer::sgd(0.1),
+                l2,
+                noise: Noise::None,
+                epochs,
+                batch_size: 128,
+                train_limit: None,
+            }
+        }
+        "sp-dae" => ModelSpec {
+            name: name.into(),
+            input: img,
+            layers: vec![
+                Layer::dense(128, Act::Relu),
+                Layer::dense(96, Act::Relu),
+                Layer::dense(128, Act::Relu),
+                Layer::dense(784, Act::Sigmoid),
+            ],
+            loss: Loss::Bce,
+            optimizer: Optimizer::adam(1e-3),
+            l2: 0.0,
+            noise: Noise::SaltPepper { p: 0.4 },
+            epochs: 32,
+            batch_size: 64,
+            train_limit: None,
+        },
+        _ => {
+            let known: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
+            return Err(format!(
+                "unknown preset {name:?}; known presets: {}",
+                known.join(", ")
+            ));
+        }
+    };
+    Ok(spec)
+}
+
+/// The mlp-dae study's classifier head: Dense 64 -> Dropout -> Dense 32 ->
+/// Dropout -> BatchNorm -> Dense 10 softmax, 100 epochs, batch 128.
+fn classifier(name: &str, input: Shape) -> ModelSpec {
+    let layers: Vec<LayerSpec> = vec![
+        Layer::dense(64, Act::Relu),
+        Layer::dropout(0.2),
+        Layer::dense(32, Act::Relu),
+        Layer::dropout(0.2),
+        Layer::batchnorm(),
+        Layer::dense(10, Act::Softmax),
+    ];
+    ModelSpec {
+        name: name.into(),
+        input,
+        layers,
+        loss: Loss::SoftmaxCrossEntropy,
+        optimizer: Optimizer::adam(1e-3),
+        l2: 0.0,
+        noise: Noise::None,
+        epochs: 100,
+        batch_size: 128,
+        train_limit: None,
+    }
+}

@@ -1,0 +1,306 @@
+//! The scheduler: the epoch loop over a pre-built [`plan::StepPlan`].
+//!
+//! At the start of an epoch the host writes the shuffled sample order and
+//! one [`StepInfo`] per step (batch offset, seed, learning rate, Adam's bias
+//! corrections) into GPU buffers. It then records every step's pre-built
+//! dispatches, `steps_per_submit` steps to a command buffer, and submits
+//! them without waiting. Losses and accuracy counts accumulate on the GPU;
+//! the only wait is the end-of-epoch readback of those few sums.
+
+pub mod plan;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use rand::seq::SliceRandom;
+use rand::{rngs::StdRng, SeedableRng};
+
+use crate::data::gpu::GpuDataset;
+use crate::data::Dataset;
+use crate::gpu::{step_offset, Gpu, GpuError, Program, Readback, StepInfo};
+use crate::nn::params::ParamLayout;
+use crate::nn::ModelSpec;
+use plan::{GpuModel, StepPlan, METRIC_SLOTS, TEST_CORRECT, TEST_LOSS, TRAIN_CORRECT, TRAIN_LOSS};
+
+/// Step numbers of evaluation steps start here, so the test set's noise is
+/// the same every epoch and never collides with a training step's draws.
+const EVAL_STEP_BASE: u32 = 0x4000_0000;
+
+/// One epoch's figures.
+#[derive(Clone, Debug)]
+pub struct EpochMetrics {
+    pub epoch: usize,
+    pub train_loss: f64,
+    pub train_acc: Option<f64>,
+    pub test_loss: f64,
+    pub test_acc: Option<f64>,
+    pub seconds: f64,
+    pub samples_per_sec: f64,
+}
+
+pub struct Trainer<'g> {
+    gpu: &'g Gpu,
+    pub model: GpuModel,
+    pub data: GpuDataset,
+    pub plan: StepPlan,
+    step_buffer: wgpu::Buffer,
+    step_group: wgpu::BindGroup,
+    pub batch: usize,
+    pub train_steps: usize,
+    pub eval_steps: usize,
+    pub seed: u64,
+    /// Optimizer steps taken so far (Adam's t before this step).
+    pub global_step: u32,
+    pub steps_per_submit: usize,
+    readback: Readback,
+}
+
+impl<'g> Trainer<'g> {
+    /// Uploads the dataset and parameters and builds the whole step plan.
+    /// `init` gives the initial parameter buffer (from a checkpoint); `None`
+    /// draws them from `seed`.
+    pub fn new(
+        gpu: &'g Gpu,
+        spec: ModelSpec,
+        dataset: &Dataset,
+        init: Option<Vec<f32>>,
+        seed: u64,
+    ) -> anyhow::Result<Trainer<'g>> {
+        let classes = 10;
+        let resolved = spec.resolve(classes).map_err(anyhow::Error::msg)?;
+        if spec.input.size() != dataset.rows * dataset.cols {
+            anyhow::bail!(
+                "model {} takes {} inputs but the dataset's images have {} pixels",
+                spec.name,
+                spec.input.size(),
+                dataset.rows * dataset.cols
+            );
+        }
+        let layout = ParamLayout::new(&spec, &resolved);
+        let init = match init {
+            Some(v) => v,
+            None => layout.init(&spec, seed),
+        };
+        let batch = spec.batch_size;
+        let model = GpuModel::new(gpu, spec, classes, &init).map_err(anyhow::Error::msg)?;
+        let data = GpuDataset::upload(gpu, dataset, model.spec.train_limit)?;
+        if data.train.count == 0 || data.test.count == 0 {
+            anyhow::bail!("the dataset has no training or no test images");
+        }
+        let plan = StepPlan::build(gpu, &model, &data, batch)?;
+        // Whole batches only (the last partial batch is dropped; shuffling
+        // changes which samples that is every epoch), unless the set is
+        // smaller than one batch.
+        let train_steps = (data.train.count / batch).max(1);
+        let eval_steps = data.test.count.div_ceil(batch);
+        let (step_buffer, step_group) = gpu.step_buffer(train_steps + eval_steps);
+        let readback = Readback::new(gpu, (METRIC_SLOTS * 4) as u64);
+        Ok(Trainer {
+            gpu,
+            model,
+            data,
+            plan,
+            step_buffer,
+            step_group,
+            batch,
+            train_steps,
+            eval_steps,
+            seed,
+            global_step: 0,
+            steps_per_submit: 16,
+            readback,
+        })
+    }
+
+    fn eval_steps_info(&self) -> Vec<StepInfo> {
+        (0..self.eval_steps)
+            .map(|i| {
+                let start = i * self.batch;
+                StepInfo {
+                    step: EVAL_STEP_BASE + i as u32,
+                    batch_start: start as u32,
+                    seed: self.seed as u32,
+                    valid_rows: (self.data.test.count - start).min(self.batch) as u32,
+                    ..Default::default()
+                }
+            })
+            .collect()
+    }
+
+    /// Records `count` steps of `program` from step slot `first` into
+    /// command buffers and submits them; `done` counts finished steps.
+    fn submit(&self, program: &Program, first: usize, count: usize, done: &Arc<AtomicUsize>) {
+        let mut at = 0;
+        while at < count {
+            let chunk = self.steps_per_submit.min(count - at);
+            let mut enc = self
+                .gpu
+                .device
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("steps") });
+            {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                    label: Some("steps"),
+                    timestamp_writes: None,
+                });
+                for s in first + at..first + at + chunk {
+                    program.record(&mut pass, Some((&self.step_group, step_offset(s))));
+                }
+            }
+            self.gpu.queue.submit([enc.finish()]);
+            let done = done.clone();
+            self.gpu.queue.on_submitted_work_done(move || {
+                done.fetch_add(chunk, Ordering::Relaxed);
+            });
+            at += chunk;
+        }
+    }
+
+    /// Polls without blocking until `total` steps are done, reporting
+    /// progress; this is the end-of-epoch wait.
+    fn drain(&self, done: &AtomicUsize, total: usize, mut progress: impl FnMut(usize)) -> Result<(), GpuError> {
+        loop {
+            self.gpu
+                .device
+                .poll(wgpu::PollType::Poll)
+                .map_err(|e| GpuError::Readback(e.to_string()))?;
+            let n = done.load(Ordering::Relaxed);
+            progress(n);
+            if n >= total {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// One epoch: shuffle, train on every whole batch, evaluate on the whole
+    /// test set. `progress(steps_done, steps_total)` is called as steps
+    /// complete.
+    pub fn run_epoch(&mut self, epoch: usize, mut progress: impl FnMut(usize, usize)) -> anyhow::Result<EpochMetrics> {
+        let t0 = Instant::now();
+        let mut order: Vec<u32> = (0..self.data.train.count as u32).collect();
+        let mut rng = StdRng::seed_from_u64(self.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        order.shuffle(&mut rng);
+        self.gpu.write_u32(&self.plan.train_indices, &order);
+        let mut steps = Vec::with_capacity(self.train_steps + self.eval_steps);
+        for i in 0..self.train_steps {
+            let t = self.global_step + 1 + i as u32;
+            let (lr, bc1, bc2) = self.model.spec.optimizer.step_values(t);
+            let start = i * self.batch;
+            steps.push(StepInfo {
+                step: t,
+                batch_start: start as u32,
+                seed: self.seed as u32,
+                valid_rows: (self.data.train.count - start).min(self.batch) as u32,
+                lr,
+                bias_correction1: bc1,
+                bias_correction2: bc2,
+                _pad: 0,
+            });
+        }
+        steps.extend(self.eval_steps_info());
+        self.gpu.write_steps(&self.step_buffer, &steps);
+        self.gpu.write_f32(&self.plan.acc, &[0.0; METRIC_SLOTS]);
+
+        let done = Arc::new(AtomicUsize::new(0));
+        let total = self.train_steps + self.eval_steps;
+        self.submit(&self.plan.train, 0, self.train_steps, &done);
+        self.submit(&self.plan.eval, self.train_steps, self.eval_steps, &done);
+        self.drain(&done, total, |n| progress(n, total))?;
+        self.global_step += self.train_steps as u32;
+        let sums = self.read_metrics()?;
+        let n_train = (self.train_steps * self.batch).min(self.data.train.count) as f64;
+        let n_test = self.data.test.count as f64;
+        let classifier = self.model.spec.loss.is_classifier();
+        let seconds = t0.elapsed().as_secs_f64();
+        Ok(EpochMetrics {
+            epoch,
+            train_loss: sums[TRAIN_LOSS] as f64 / n_train,
+            train_acc: classifier.then(|| sums[TRAIN_CORRECT] as f64 / n_train),
+            test_loss: sums[TEST_LOSS] as f64 / n_test,
+            test_acc: classifier.then(|| sums[TEST_CORRECT] as f64 / n_test),
+            seconds,
+            samples_per_sec: n_train / seconds,
+        })
+    }
+
+    fn read_metrics(&self) -> Result<Vec<f32>, GpuError> {
+        let bytes = self.readback.read(self.gpu, &self.plan.acc.buffer)?;
+        Ok(bytemuck::cast_slice(&bytes).to_vec())
+    }
+
+    /// Test-set loss and accuracy of the current parameters.
+    pub fn evaluate(&mut self) -> anyhow::Result<(f64, Option<f64>)> {
+        let steps = self.eval_steps_info();
+        // Slots after the training steps hold the evaluation steps.
+        let mut all = vec![StepInfo::default(); self.train_steps];
+        all.extend(steps);
+        self.gpu.write_steps(&self.step_buffer, &all);
+        self.gpu.write_f32(&self.plan.acc, &[0.0; METRIC_SLOTS]);
+        let done = Arc::new(AtomicUsize::new(0));
+        self.submit(&self.plan.eval, self.train_steps, self.eval_steps, &done);
+        self.drain(&done, self.eval_steps, |_| {})?;
+        let sums = self.read_metrics()?;
+        let n = self.data.test.count as f64;
+        Ok((
+            sums[TEST_LOSS] as f64 / n,
+            self.model.spec.loss.is_classifier().then(|| sums[TEST_CORRECT] as f64 / n),
+        ))
+    }
+
+    /// The first `count` test images: (clean, noisy, model output), each
+    /// (count, features), from one evaluation step.
+    pub fn test_outputs(&mut self, count: usize) -> anyhow::Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
+        let info = self.eval_steps_info()[0];
+        self.plan.eval.run(self.gpu, &info)?;
+        let b = &self.plan.train_buffers;
+        let f = self.data.features;
+        let out_f = self.model.resolved.outputs.last().map(|s| s.size()).unwrap_or(f);
+        let n = count.min(self.batch).min(self.data.test.count);
+        let clean = self.gpu.read_f32(&b.x_clean)?;
+        let noisy = self.gpu.read_f32(&b.x_in)?;
+        let out = self.gpu.read_f32(b.output())?;
+        Ok((clean[..n * f].to_vec(), noisy[..n * f].to_vec(), out[..n * out_f].to_vec()))
+    }
+
+    /// Runs `n` training steps (from the start of a fresh shuffle) and
+    /// returns the wall time from first submission to completion; for
+    /// benchmarks. Adds `n` to the optimizer's step count.
+    pub fn time_steps(&mut self, n: usize) -> anyhow::Result<f64> {
+        let n = n.min(self.train_steps);
+        let mut steps = Vec::with_capacity(n);
+        for i in 0..n {
+            let t = self.global_step + 1 + i as u32;
+            let (lr, bc1, bc2) = self.model.spec.optimizer.step_values(t);
+            steps.push(StepInfo {
+                step: t,
+                batch_start: (i * self.batch) as u32,
+                seed: self.seed as u32,
+                valid_rows: self.batch as u32,
+                lr,
+                bias_correction1: bc1,
+                bias_correction2: bc2,
+                _pad: 0,
+            });
+        }
+        let order: Vec<u32> = (0..self.data.train.count as u32).collect();
+        self.gpu.write_u32(&self.plan.train_indices, &order);
+        self.gpu.write_steps(&self.step_buffer, &steps);
+        self.gpu.wait()?;
+        let t0 = Instant::now();
+        let done = Arc::new(AtomicUsize::new(0));
+        self.submit(&self.plan.train, 0, n, &done);
+        self.gpu.wait()?;
+        self.global_step += n as u32;
+        Ok(t0.elapsed().as_secs_f64())
+    }
+
+    /// The parameter buffer, copied to the host.
+    pub fn params(&self) -> Result<Vec<f32>, GpuError> {
+        self.gpu.read_f32(&self.model.params)
+    }
+
+    pub fn gpu(&self) -> &Gpu {
+        self.gpu
+    }
+}

@@ -1,0 +1,102 @@
+//! Presets build and report the exact parameter counts of EXPERIMENTS.md.
+
+use dae::nn::params::ParamLayout;
+use dae::nn::presets::{preset, PRESETS};
+use dae::nn::summary::summary;
+
+fn counts(name: &str) -> (usize, usize, usize) {
+    let spec = preset(name).unwrap();
+    let r = spec.resolve(10).unwrap();
+    ParamLayout::new(&spec, &r).counts()
+}
+
+fn dense(i: usize, o: usize) -> usize {
+    i * o + o
+}
+
+#[test]
+fn mlp_dae_has_the_studys_parameter_counts() {
+    assert_eq!(counts("mlp-dae"), (1_438_676, 1_434_580, 4_096));
+}
+
+#[test]
+fn dense_presets_have_exact_counts() {
+    assert_eq!(counts("shallow-ae").0, dense(784, 128) + dense(128, 784));
+    assert_eq!(counts("shallow-dae").0, dense(784, 128) + dense(128, 784));
+    assert_eq!(counts("sp-mlp").0, dense(784, 64) + dense(64, 64) + dense(64, 10));
+    assert_eq!(counts("sp-mlp-l2").0, dense(784, 500) + dense(500, 300) + dense(300, 10));
+    assert_eq!(
+        counts("sp-dae").0,
+        dense(784, 128) + dense(128, 96) + dense(96, 128) + dense(128, 784)
+    );
+    // The classifier head on 196-d codes is 15,146 in the study; on raw
+    // pixels the first layer grows by (784 - 196) * 64.
+    assert_eq!(counts("raw-classifier"), (15_146 + 588 * 64, 15_146 + 588 * 64 - 64, 64));
+}
+
+#[test]
+fn every_preset_resolves_and_summarises() {
+    for (name, _) in PRESETS {
+        let spec = preset(name).unwrap();
+        let r = spec.resolve(10).unwrap();
+        let layout = ParamLayout::new(&spec, &r);
+        let text = summary(&spec, &r, &layout);
+        assert!(text.contains("Total params"), "{name}");
+        // Offsets are aligned and tensors never overlap.
+        let mut spans: Vec<_> = layout.entries.iter().map(|e| (e.offset, e.len)).collect();
+        spans.sort();
+        for w in spans.windows(2) {
+            assert!(w[0].0 + w[0].1 <= w[1].0, "{name}: overlapping parameters");
+        }
+        assert!(layout.entries.iter().all(|e| e.offset % 64 == 0));
+        assert!(layout
+            .entries
+            .iter()
+            .all(|e| e.trainable == (e.offset < layout.trainable_len)));
+    }
+}
+
+#[test]
+fn summary_prints_keras_totals() {
+    let spec = preset("mlp-dae").unwrap();
+    let r = spec.resolve(10).unwrap();
+    let text = summary(&spec, &r, &ParamLayout::new(&spec, &r));
+    assert!(text.contains("Total params: 1,438,676"), "{text}");
+    assert!(text.contains("Trainable params: 1,434,580"), "{text}");
+    assert!(text.contains("Non-trainable params: 4,096"), "{text}");
+}
+
+#[test]
+fn unknown_preset_lists_the_known_ones() {
+    let err = preset("mlp-daee").unwrap_err();
+    assert!(err.contains("mlp-dae") && err.contains("sp-mlp"), "{err}");
+}
+
+#[test]
+fn impossible_architectures_are_rejected() {
+    let mut spec = preset("sp-mlp").unwrap();
+    spec.layers.pop();
+    let err = spec.resolve(10).unwrap_err();
+    assert!(err.contains("10 units") || err.contains("softmax"), "{err}");
+    let mut spec = preset("shallow-ae").unwrap();
+    spec.layers.pop();
+    let err = spec.resolve(10).unwrap_err();
+    assert!(err.contains("reconstruct"), "{err}");
+}
+
+#[test]
+fn initialisation_is_seeded() {
+    let spec = preset("mlp-dae").unwrap();
+    let r = spec.resolve(10).unwrap();
+    let layout = ParamLayout::new(&spec, &r);
+    let a = layout.init(&spec, 7);
+    let b = layout.init(&spec, 7);
+    let c = layout.init(&spec, 8);
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    // mlp-dae draws kernels from N(0, 0.05²): check the first kernel's std.
+    let k = layout.find(0, dae::nn::params::Role::Kernel).unwrap();
+    let w = &a[k.offset..k.offset + k.len];
+    let var = w.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / w.len() as f64;
+    assert!((var.sqrt() - 0.05).abs() < 0.002, "std {}", var.sqrt());
+}
