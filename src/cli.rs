@@ -62,7 +62,8 @@ fn parse_dataset(s: &str) -> anyhow::Result<DatasetName> {
 }
 
 fn parse_noise(s: &str) -> anyhow::Result<Noise> {
-    s.parse::<Noise>().map_err(|e| anyhow::anyhow!("--noise: {e}"))
+    s.parse::<Noise>()
+        .map_err(|e| anyhow::anyhow!("--noise: {e}"))
 }
 
 fn open_gpu() -> anyhow::Result<Gpu> {
@@ -132,21 +133,41 @@ pub fn eval(checkpoint: &Path, dataset: Option<&str>, noise: Option<&str>) -> an
             loss,
             100.0 * a
         ),
-        None => println!("{}: test {} {:.6} (noise {})", spec.name, spec.loss.name(), loss, spec.noise),
+        None => println!(
+            "{}: test {} {:.6} (noise {})",
+            spec.name,
+            spec.loss.name(),
+            loss,
+            spec.noise
+        ),
     }
     Ok(())
 }
 
-pub fn bench(reps: usize) -> anyhow::Result<()> {
+pub fn bench(reps: usize, profile: bool, step_only: bool) -> anyhow::Result<()> {
     if reps == 0 || reps > 1000 {
         anyhow::bail!("--reps must be between 1 and 1000, got {reps}");
     }
     let gpu = open_gpu()?;
-    println!("adapter: {} ({:?}, {:?})", gpu.info.name, gpu.info.backend, gpu.info.device_type);
-    let rows = dae::bench::matmul_rows(&gpu, reps)?;
-    dae::bench::print_table(&rows);
+    println!(
+        "adapter: {} ({:?}, {:?})",
+        gpu.info.name, gpu.info.backend, gpu.info.device_type
+    );
+    if !step_only {
+        let rows = dae::bench::matmul_rows(&gpu, reps)?;
+        dae::bench::print_table(&rows);
+    }
     let data = Dataset::load(&Dataset::default_root(), DatasetName::Mnist)?;
     let step = run::bench_step(&gpu, "mlp-dae", 256, reps, &data)?;
     dae::bench::print_table(&[step]);
+    if profile {
+        println!("\nmlp-dae training step at batch 256, per dispatch:");
+        let rows = run::profile_step(&gpu, "mlp-dae", 256, 10, &data)?;
+        let total: f64 = rows.iter().map(|r| r.1).sum();
+        for (name, ms) in &rows {
+            println!("{name:<32} {ms:>8.3} ms");
+        }
+        println!("{:<32} {total:>8.3} ms ({} dispatches)", "sum", rows.len());
+    }
     Ok(())
 }

@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 mod cli;
 
 #[derive(Parser)]
-#[command(name = "dae", version, about = "Denoising autoencoders and classifiers trained entirely on the GPU (wgpu + WGSL)")]
+#[command(
+    name = "dae",
+    version,
+    about = "Denoising autoencoders and classifiers trained entirely on the GPU (wgpu + WGSL)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -43,6 +47,12 @@ enum Command {
         /// Timed repetitions per row (the median is reported).
         #[arg(long, default_value_t = 7)]
         reps: usize,
+        /// Also time each dispatch of the mlp-dae training step.
+        #[arg(long)]
+        profile: bool,
+        /// Skip the matmul table (time only the training step).
+        #[arg(long)]
+        step_only: bool,
     },
 }
 
@@ -52,8 +62,12 @@ fn main() -> ExitCode {
         Command::Info => cli::info(),
         Command::Summary { preset } => cli::summary(&preset),
         Command::Train(args) => cli::train(args),
-        Command::Eval { checkpoint, dataset, noise } => cli::eval(&checkpoint, dataset.as_deref(), noise.as_deref()),
-        Command::Bench { reps } => cli::bench(reps),
+        Command::Eval {
+            checkpoint,
+            dataset,
+            noise,
+        } => cli::eval(&checkpoint, dataset.as_deref(), noise.as_deref()),
+        Command::Bench { reps, profile, step_only } => cli::bench(reps, profile, step_only),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -63,7 +63,14 @@ pub fn build_spec(o: &TrainOptions) -> anyhow::Result<ModelSpec> {
             bail!("--lr must be a number in (0, 10], got {lr}");
         }
         spec.optimizer = match spec.optimizer {
-            Optimizer::Adam { beta1, beta2, eps, .. } => Optimizer::Adam { lr, beta1, beta2, eps },
+            Optimizer::Adam {
+                beta1, beta2, eps, ..
+            } => Optimizer::Adam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+            },
             Optimizer::Sgd { momentum, .. } => Optimizer::Sgd { lr, momentum },
         };
     }
@@ -82,7 +89,8 @@ pub fn build_spec(o: &TrainOptions) -> anyhow::Result<ModelSpec> {
         }
         spec.train_limit = Some(spec.train_limit.map_or(n, |p| p.min(n)));
     }
-    spec.resolve(10).map_err(|e| anyhow::anyhow!("preset {}: {e}", spec.name))?;
+    spec.resolve(10)
+        .map_err(|e| anyhow::anyhow!("preset {}: {e}", spec.name))?;
     Ok(spec)
 }
 
@@ -110,7 +118,13 @@ pub fn save_checkpoint(
     let tensors = layout
         .entries
         .iter()
-        .map(|e| (e.name.clone(), e.shape.clone(), params[e.offset..e.offset + e.len].to_vec()))
+        .map(|e| {
+            (
+                e.name.clone(),
+                e.shape.clone(),
+                params[e.offset..e.offset + e.len].to_vec(),
+            )
+        })
         .collect::<Vec<_>>();
     report::save_checkpoint(path, &tensors, meta)
         .with_context(|| format!("writing checkpoint {}", path.display()))?;
@@ -119,7 +133,10 @@ pub fn save_checkpoint(
 
 /// Loads a checkpoint into a parameter buffer of `layout`, checking that
 /// every tensor is present with the right shape.
-pub fn load_params(path: &Path, layout: &ParamLayout) -> anyhow::Result<(Vec<f32>, BTreeMap<String, String>)> {
+pub fn load_params(
+    path: &Path,
+    layout: &ParamLayout,
+) -> anyhow::Result<(Vec<f32>, BTreeMap<String, String>)> {
     let ck = report::load_checkpoint(path)?;
     let mut out = vec![0.0f32; layout.total_len];
     for e in &layout.entries {
@@ -173,7 +190,8 @@ pub fn train(gpu: &Gpu, o: &TrainOptions) -> anyhow::Result<RunResult> {
 pub fn train_on(gpu: &Gpu, o: &TrainOptions, mut data: Dataset) -> anyhow::Result<RunResult> {
     let spec = build_spec(o)?;
     limit_test(&mut data, o.test_limit);
-    std::fs::create_dir_all(&o.out).with_context(|| format!("creating output folder {}", o.out.display()))?;
+    std::fs::create_dir_all(&o.out)
+        .with_context(|| format!("creating output folder {}", o.out.display()))?;
     let mut trainer = Trainer::new(gpu, spec.clone(), &data, None, o.seed)?;
     let classifier = spec.loss.is_classifier();
     let (total, trainable, _) = trainer.model.layout.counts();
@@ -201,7 +219,8 @@ pub fn train_on(gpu: &Gpu, o: &TrainOptions, mut data: Dataset) -> anyhow::Resul
     let mut history = Vec::new();
     for epoch in 1..=spec.epochs {
         let bar = if o.progress {
-            let bar = indicatif::ProgressBar::new((trainer.train_steps + trainer.eval_steps) as u64);
+            let bar =
+                indicatif::ProgressBar::new((trainer.train_steps + trainer.eval_steps) as u64);
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
                     "epoch {prefix} [{bar:30}] {pos}/{len} steps {per_sec} {elapsed}/{eta} {msg}",
@@ -271,10 +290,19 @@ pub fn train_on(gpu: &Gpu, o: &TrainOptions, mut data: Dataset) -> anyhow::Resul
         history.push(m);
     }
     write_figures(&mut trainer, &spec, &history, &o.out)?;
-    Ok(RunResult { spec, history, out: o.out.clone() })
+    Ok(RunResult {
+        spec,
+        history,
+        out: o.out.clone(),
+    })
 }
 
-fn write_figures(trainer: &mut Trainer, spec: &ModelSpec, history: &[EpochMetrics], out: &Path) -> anyhow::Result<()> {
+fn write_figures(
+    trainer: &mut Trainer,
+    spec: &ModelSpec,
+    history: &[EpochMetrics],
+    out: &Path,
+) -> anyhow::Result<()> {
     let series = |name: &str, f: &dyn Fn(&EpochMetrics) -> f64| report::Series {
         name: name.to_string(),
         points: history.iter().map(|m| (m.epoch as f64, f(m))).collect(),
@@ -285,7 +313,10 @@ fn write_figures(trainer: &mut Trainer, spec: &ModelSpec, history: &[EpochMetric
         &format!("{}: loss per epoch", spec.name),
         "epoch",
         spec.loss.name(),
-        &[series("train", &|m| m.train_loss), series("test", &|m| m.test_loss)],
+        &[
+            series("train", &|m| m.train_loss),
+            series("test", &|m| m.test_loss),
+        ],
     )?;
     if spec.loss.is_classifier() {
         report::line_plot(
@@ -313,7 +344,12 @@ fn write_figures(trainer: &mut Trainer, spec: &ModelSpec, history: &[EpochMetric
         for i in 0..n {
             let c = &clean[i * 784..(i + 1) * 784];
             let r = &recon[i * 784..(i + 1) * 784];
-            let mse = c.iter().zip(r).map(|(a, b)| ((a - b) as f64).powi(2)).sum::<f64>() / 784.0;
+            let mse = c
+                .iter()
+                .zip(r)
+                .map(|(a, b)| ((a - b) as f64).powi(2))
+                .sum::<f64>()
+                / 784.0;
             captions.push(format!("{mse:.4}"));
         }
         let text = report::GridText {
@@ -322,7 +358,15 @@ fn write_figures(trainer: &mut Trainer, spec: &ModelSpec, history: &[EpochMetric
             captions,
             ..Default::default()
         };
-        report::image_grid(&out.join("reconstructions.png"), &images, 28, 28, n, 2, &text)?;
+        report::image_grid(
+            &out.join("reconstructions.png"),
+            &images,
+            28,
+            28,
+            n,
+            2,
+            &text,
+        )?;
     }
     Ok(())
 }
@@ -338,20 +382,27 @@ pub fn eval(
     let ck = report::load_checkpoint(checkpoint)?;
     let meta = &ck.metadata;
     let get = |k: &str| {
-        meta.get(k)
-            .cloned()
-            .ok_or_else(|| anyhow::anyhow!("checkpoint {} lacks metadata {k:?}; was it written by `dae train`?", checkpoint.display()))
+        meta.get(k).cloned().ok_or_else(|| {
+            anyhow::anyhow!(
+                "checkpoint {} lacks metadata {k:?}; was it written by `dae train`?",
+                checkpoint.display()
+            )
+        })
     };
     let mut spec = presets::preset(&get("preset")?).map_err(anyhow::Error::msg)?;
     spec.noise = match noise {
         Some(n) => n,
-        None => get("noise")?.parse().map_err(|e| anyhow::anyhow!("checkpoint noise: {e}"))?,
+        None => get("noise")?
+            .parse()
+            .map_err(|e| anyhow::anyhow!("checkpoint noise: {e}"))?,
     };
     spec.batch_size = 256;
     spec.train_limit = Some(1);
     let dataset = match dataset {
         Some(d) => d,
-        None => get("dataset")?.parse().map_err(|e| anyhow::anyhow!("checkpoint dataset: {e}"))?,
+        None => get("dataset")?
+            .parse()
+            .map_err(|e| anyhow::anyhow!("checkpoint dataset: {e}"))?,
     };
     let resolved = spec.resolve(10).map_err(anyhow::Error::msg)?;
     let layout = ParamLayout::new(&spec, &resolved);
@@ -391,6 +442,15 @@ pub fn bench_step(
         median_ms: median * 1e3,
         gflops: flops / median / 1e9,
     })
+}
+
+/// Per-dispatch times of one training step of `preset` at `batch`.
+pub fn profile_step(gpu: &Gpu, preset: &str, batch: usize, reps: usize, data: &Dataset) -> anyhow::Result<Vec<(String, f64)>> {
+    let mut spec = presets::preset(preset).map_err(anyhow::Error::msg)?;
+    spec.batch_size = batch;
+    spec.train_limit = Some(batch * 2);
+    let mut trainer = Trainer::new(gpu, spec, data, None, 1)?;
+    trainer.profile_step(reps)
 }
 
 /// Matmul FLOPs of one training step: 2·m·k·n for the forward product and

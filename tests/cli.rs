@@ -18,7 +18,10 @@ fn dae(args: &[&str]) -> (bool, String, String) {
 fn fails_with(args: &[&str], needle: &str) {
     let (ok, _, err) = dae(args);
     assert!(!ok, "{args:?} succeeded");
-    assert!(err.contains(needle), "{args:?}: stderr lacks {needle:?}:\n{err}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: stderr lacks {needle:?}:\n{err}"
+    );
     assert!(!err.contains("panicked"), "{args:?} panicked:\n{err}");
 }
 
@@ -30,12 +33,27 @@ fn unknown_preset_is_named_with_the_alternatives() {
 
 #[test]
 fn out_of_range_flags_are_rejected() {
-    fails_with(&["train", "--preset", "sp-mlp", "--epochs", "0"], "--epochs");
-    fails_with(&["train", "--preset", "sp-mlp", "--batch-size", "0"], "--batch-size");
+    fails_with(
+        &["train", "--preset", "sp-mlp", "--epochs", "0"],
+        "--epochs",
+    );
+    fails_with(
+        &["train", "--preset", "sp-mlp", "--batch-size", "0"],
+        "--batch-size",
+    );
     fails_with(&["train", "--preset", "sp-mlp", "--lr", "-1"], "--lr");
-    fails_with(&["train", "--preset", "sp-mlp", "--noise", "gaussian:-1"], "--noise");
-    fails_with(&["train", "--preset", "sp-mlp", "--noise", "pink:0.1"], "--noise");
-    fails_with(&["train", "--preset", "sp-mlp", "--dataset", "cifar"], "--dataset");
+    fails_with(
+        &["train", "--preset", "sp-mlp", "--noise", "gaussian:-1"],
+        "--noise",
+    );
+    fails_with(
+        &["train", "--preset", "sp-mlp", "--noise", "pink:0.1"],
+        "--noise",
+    );
+    fails_with(
+        &["train", "--preset", "sp-mlp", "--dataset", "cifar"],
+        "--dataset",
+    );
     fails_with(&["bench", "--reps", "0"], "--reps");
 }
 
@@ -44,14 +62,23 @@ fn missing_data_names_the_file_and_the_fix() {
     let dir = std::env::temp_dir().join(format!("dae-empty-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     fails_with(
-        &["train", "--preset", "sp-mlp", "--data", dir.to_str().unwrap()],
+        &[
+            "train",
+            "--preset",
+            "sp-mlp",
+            "--data",
+            dir.to_str().unwrap(),
+        ],
         "train-images-idx3-ubyte.gz",
     );
 }
 
 #[test]
 fn missing_checkpoint_is_reported() {
-    fails_with(&["eval", "--checkpoint", "/nonexistent/model.safetensors"], "does not exist");
+    fails_with(
+        &["eval", "--checkpoint", "/nonexistent/model.safetensors"],
+        "does not exist",
+    );
 }
 
 #[test]

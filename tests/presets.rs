@@ -23,15 +23,24 @@ fn mlp_dae_has_the_studys_parameter_counts() {
 fn dense_presets_have_exact_counts() {
     assert_eq!(counts("shallow-ae").0, dense(784, 128) + dense(128, 784));
     assert_eq!(counts("shallow-dae").0, dense(784, 128) + dense(128, 784));
-    assert_eq!(counts("sp-mlp").0, dense(784, 64) + dense(64, 64) + dense(64, 10));
-    assert_eq!(counts("sp-mlp-l2").0, dense(784, 500) + dense(500, 300) + dense(300, 10));
+    assert_eq!(
+        counts("sp-mlp").0,
+        dense(784, 64) + dense(64, 64) + dense(64, 10)
+    );
+    assert_eq!(
+        counts("sp-mlp-l2").0,
+        dense(784, 500) + dense(500, 300) + dense(300, 10)
+    );
     assert_eq!(
         counts("sp-dae").0,
         dense(784, 128) + dense(128, 96) + dense(96, 128) + dense(128, 784)
     );
     // The classifier head on 196-d codes is 15,146 in the study; on raw
     // pixels the first layer grows by (784 - 196) * 64.
-    assert_eq!(counts("raw-classifier"), (15_146 + 588 * 64, 15_146 + 588 * 64 - 64, 64));
+    assert_eq!(
+        counts("raw-classifier"),
+        (15_146 + 588 * 64, 15_146 + 588 * 64 - 64, 64)
+    );
 }
 
 #[test]

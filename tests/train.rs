@@ -47,9 +47,18 @@ fn sp_mlp_learns_and_writes_its_files() {
     let r = run::train(gpu, &o).unwrap();
     let last = r.history.last().unwrap();
     // 3 epochs of SGD on 6,000 images (141 steps) reach about 83%; chance is 10%.
-    assert!(last.test_acc.unwrap() > 0.75, "test accuracy {:?}", last.test_acc);
+    assert!(
+        last.test_acc.unwrap() > 0.75,
+        "test accuracy {:?}",
+        last.test_acc
+    );
     assert!(r.history[2].train_loss < r.history[0].train_loss);
-    for f in ["metrics.csv", "model.safetensors", "loss.png", "accuracy.png"] {
+    for f in [
+        "metrics.csv",
+        "model.safetensors",
+        "loss.png",
+        "accuracy.png",
+    ] {
         assert!(o.out.join(f).exists(), "{f} missing");
     }
     let rows = read_csv(&o.out.join("metrics.csv"));
@@ -77,7 +86,10 @@ fn mlp_dae_loss_falls_each_epoch() {
     o.epochs = Some(3);
     let r = run::train(gpu, &o).unwrap();
     let losses: Vec<f64> = r.history.iter().map(|m| m.train_loss).collect();
-    assert!(losses.windows(2).all(|w| w[1] < w[0]), "train losses {losses:?}");
+    assert!(
+        losses.windows(2).all(|w| w[1] < w[0]),
+        "train losses {losses:?}"
+    );
     let test: Vec<f64> = r.history.iter().map(|m| m.test_loss).collect();
     assert!(test[2] < test[0], "test losses {test:?}");
     assert!(o.out.join("reconstructions.png").exists());

@@ -24,9 +24,16 @@ pub struct GpuDataset {
 impl GpuDataset {
     /// Uploads the first `train_limit` training images (all if `None`) and
     /// every test image.
-    pub fn upload(gpu: &Gpu, data: &Dataset, train_limit: Option<usize>) -> Result<GpuDataset, GpuError> {
+    pub fn upload(
+        gpu: &Gpu,
+        data: &Dataset,
+        train_limit: Option<usize>,
+    ) -> Result<GpuDataset, GpuError> {
         let features = data.rows * data.cols;
-        let n_train = data.train_labels.len().min(train_limit.unwrap_or(usize::MAX));
+        let n_train = data
+            .train_labels
+            .len()
+            .min(train_limit.unwrap_or(usize::MAX));
         let train = GpuSplit {
             images: gpu.upload_u8("train images", &data.train_images[..n_train * features])?,
             labels: gpu.upload_u8("train labels", &data.train_labels[..n_train])?,
@@ -38,6 +45,10 @@ impl GpuDataset {
             labels: gpu.upload_u8("test labels", &data.test_labels)?,
             count: n_test,
         };
-        Ok(GpuDataset { train, test, features })
+        Ok(GpuDataset {
+            train,
+            test,
+            features,
+        })
     }
 }

@@ -88,7 +88,7 @@ impl Gpu {
     /// shaders read byte `i` as `(w[i / 4] >> (8 * (i % 4))) & 0xff`.
     pub fn upload_u8(&self, label: &str, data: &[u8]) -> Result<Tensor, GpuError> {
         let words = data.len().div_ceil(4);
-        if data.len() % 4 == 0 {
+        if data.len().is_multiple_of(4) {
             return self.upload_words(label, data, words);
         }
         let mut padded = data.to_vec();
@@ -117,13 +117,23 @@ impl Gpu {
     /// Overwrites the start of `t` with `data` (queued, ordered before the
     /// next submission).
     pub fn write_f32(&self, t: &Tensor, data: &[f32]) {
-        assert!(data.len() <= t.len, "write of {} words into {}", data.len(), t.len);
+        assert!(
+            data.len() <= t.len,
+            "write of {} words into {}",
+            data.len(),
+            t.len
+        );
         self.queue
             .write_buffer(&t.buffer, 0, bytemuck::cast_slice(data));
     }
 
     pub fn write_u32(&self, t: &Tensor, data: &[u32]) {
-        assert!(data.len() <= t.len, "write of {} words into {}", data.len(), t.len);
+        assert!(
+            data.len() <= t.len,
+            "write of {} words into {}",
+            data.len(),
+            t.len
+        );
         self.queue
             .write_buffer(&t.buffer, 0, bytemuck::cast_slice(data));
     }
@@ -224,10 +234,9 @@ impl Readback {
         enc.copy_buffer_to_buffer(src, 0, &self.staging, 0, self.bytes);
         gpu.queue.submit([enc.finish()]);
         let (tx, rx) = std::sync::mpsc::channel();
-        self.staging
-            .map_async(wgpu::MapMode::Read, .., move |r| {
-                let _ = tx.send(r);
-            });
+        self.staging.map_async(wgpu::MapMode::Read, .., move |r| {
+            let _ = tx.send(r);
+        });
         gpu.wait()?;
         rx.recv()
             .map_err(|e| GpuError::Readback(e.to_string()))?

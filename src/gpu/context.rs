@@ -161,7 +161,7 @@ impl Gpu {
 
     /// Fails with a clear message when one buffer of `bytes` cannot exist.
     pub fn check_size(&self, what: &str, bytes: u64) -> Result<(), GpuError> {
-        let binding = self.limits.max_storage_buffer_binding_size as u64;
+        let binding = self.limits.max_storage_buffer_binding_size;
         if bytes > binding {
             return Err(GpuError::TooLarge {
                 what: what.to_string(),
@@ -186,7 +186,12 @@ impl Gpu {
     /// Returns the compiled kernel for `spec`, building it on first use.
     pub fn kernel(&self, spec: &KernelSpec) -> Result<Arc<Kernel>, GpuError> {
         let key = spec.cache_key();
-        if let Some(k) = self.kernels.lock().expect("kernel cache poisoned").get(&key) {
+        if let Some(k) = self
+            .kernels
+            .lock()
+            .expect("kernel cache poisoned")
+            .get(&key)
+        {
             return Ok(k.clone());
         }
         let k = Arc::new(Kernel::build(self, spec)?);
@@ -231,10 +236,10 @@ impl Gpu {
             i.driver_info,
             i.vendor,
             i.device,
-            if self.is_cpu() {
-                "register-blocked (CPU driver)"
+            if self.is_cpu() && self.has_subgroups() && self.info.subgroup_min_size == 8 && self.info.subgroup_max_size == 8 {
+                "matmul: register-blocked with subgroup broadcasts (CPU driver)"
             } else {
-                "register-blocked (GPU)"
+                "matmul: workgroup-memory tiles (GPU)"
             },
             yes(self.has_subgroups()),
             i.subgroup_min_size,

@@ -92,12 +92,8 @@ impl Kernel {
                 visibility: wgpu::ShaderStages::COMPUTE,
                 ty: wgpu::BindingType::Buffer {
                     ty: match b {
-                        Binding::ReadOnly => {
-                            wgpu::BufferBindingType::Storage { read_only: true }
-                        }
-                        Binding::ReadWrite => {
-                            wgpu::BufferBindingType::Storage { read_only: false }
-                        }
+                        Binding::ReadOnly => wgpu::BufferBindingType::Storage { read_only: true },
+                        Binding::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
                         Binding::Uniform => wgpu::BufferBindingType::Uniform,
                     },
                     has_dynamic_offset: false,

@@ -296,7 +296,10 @@ impl ModelSpec {
                 .layer
                 .output_shape(shape)
                 .map_err(|e| format!("layer {i} ({name}): {e}"))?;
-            if let Layer::Dense { act: Act::Softmax, .. } = l.layer {
+            if let Layer::Dense {
+                act: Act::Softmax, ..
+            } = l.layer
+            {
                 if i + 1 != self.layers.len() || self.loss != Loss::SoftmaxCrossEntropy {
                     return Err(format!(
                         "layer {i} ({name}): softmax is only supported on the last layer of a cross-entropy classifier"
@@ -318,8 +321,16 @@ impl ModelSpec {
                         shape.size()
                     ));
                 }
-                if !matches!(last, Some(Layer::Dense { act: Act::Softmax, .. })) {
-                    return Err("a cross-entropy classifier must end in a Dense softmax layer".into());
+                if !matches!(
+                    last,
+                    Some(Layer::Dense {
+                        act: Act::Softmax,
+                        ..
+                    })
+                ) {
+                    return Err(
+                        "a cross-entropy classifier must end in a Dense softmax layer".into(),
+                    );
                 }
             }
             Loss::Mse | Loss::Bce => {
@@ -332,7 +343,13 @@ impl ModelSpec {
                     ));
                 }
                 if self.loss == Loss::Bce
-                    && !matches!(last, Some(Layer::Dense { act: Act::Sigmoid, .. }))
+                    && !matches!(
+                        last,
+                        Some(Layer::Dense {
+                            act: Act::Sigmoid,
+                            ..
+                        })
+                    )
                 {
                     return Err("binary cross-entropy needs a sigmoid Dense output layer".into());
                 }

@@ -75,7 +75,13 @@ impl ParamLayout {
             let name = &resolved.names[i];
             match &l.layer {
                 Layer::Dense { units, .. } => {
-                    wanted.push((i, name, Role::Kernel, vec![input.size(), *units], l.trainable));
+                    wanted.push((
+                        i,
+                        name,
+                        Role::Kernel,
+                        vec![input.size(), *units],
+                        l.trainable,
+                    ));
                     wanted.push((i, name, Role::Bias, vec![*units], l.trainable));
                 }
                 Layer::BatchNorm { .. } => {

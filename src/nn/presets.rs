@@ -6,13 +6,34 @@ use crate::optim::Optimizer;
 
 /// Every preset name with a one-line description.
 pub const PRESETS: &[(&str, &str)] = &[
-    ("mlp-dae", "deep dense DAE with BatchNorm (mlp-dae study), Gaussian noise 0.1, MSE"),
-    ("raw-classifier", "196-style classifier 784 -> 64 -> 32 -> 10 on raw pixels (mlp-dae study)"),
-    ("shallow-ae", "784 -> 128 -> 784 autoencoder (stacked study)"),
-    ("shallow-dae", "784 -> 128 -> 784 denoising autoencoder, N(0, 0.4^2) noise (stacked study)"),
-    ("sp-mlp", "784 -> 64 -> 64 -> 10 MLP, SGD 0.1 (sp-dae study)"),
-    ("sp-mlp-l2", "784 -> 500 -> 300 -> 10 MLP with L2 on the kernels, SGD 0.1 (sp-dae study)"),
-    ("sp-dae", "784 -> 128 -> 96 -> 128 -> 784 salt-and-pepper DAE, BCE (sp-dae study)"),
+    (
+        "mlp-dae",
+        "deep dense DAE with BatchNorm (mlp-dae study), Gaussian noise 0.1, MSE",
+    ),
+    (
+        "raw-classifier",
+        "196-style classifier 784 -> 64 -> 32 -> 10 on raw pixels (mlp-dae study)",
+    ),
+    (
+        "shallow-ae",
+        "784 -> 128 -> 784 autoencoder (stacked study)",
+    ),
+    (
+        "shallow-dae",
+        "784 -> 128 -> 784 denoising autoencoder, N(0, 0.4^2) noise (stacked study)",
+    ),
+    (
+        "sp-mlp",
+        "784 -> 64 -> 64 -> 10 MLP, SGD 0.1 (sp-dae study)",
+    ),
+    (
+        "sp-mlp-l2",
+        "784 -> 500 -> 300 -> 10 MLP with L2 on the kernels, SGD 0.1 (sp-dae study)",
+    ),
+    (
+        "sp-dae",
+        "784 -> 128 -> 96 -> 128 -> 784 salt-and-pepper DAE, BCE (sp-dae study)",
+    ),
 ];
 
 /// The spec of preset `name`, or an error listing the known ones.

@@ -137,7 +137,9 @@ impl<'g> Trainer<'g> {
             let mut enc = self
                 .gpu
                 .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("steps") });
+                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                    label: Some("steps"),
+                });
             {
                 let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                     label: Some("steps"),
@@ -158,7 +160,12 @@ impl<'g> Trainer<'g> {
 
     /// Polls without blocking until `total` steps are done, reporting
     /// progress; this is the end-of-epoch wait.
-    fn drain(&self, done: &AtomicUsize, total: usize, mut progress: impl FnMut(usize)) -> Result<(), GpuError> {
+    fn drain(
+        &self,
+        done: &AtomicUsize,
+        total: usize,
+        mut progress: impl FnMut(usize),
+    ) -> Result<(), GpuError> {
         loop {
             self.gpu
                 .device
@@ -176,10 +183,15 @@ impl<'g> Trainer<'g> {
     /// One epoch: shuffle, train on every whole batch, evaluate on the whole
     /// test set. `progress(steps_done, steps_total)` is called as steps
     /// complete.
-    pub fn run_epoch(&mut self, epoch: usize, mut progress: impl FnMut(usize, usize)) -> anyhow::Result<EpochMetrics> {
+    pub fn run_epoch(
+        &mut self,
+        epoch: usize,
+        mut progress: impl FnMut(usize, usize),
+    ) -> anyhow::Result<EpochMetrics> {
         let t0 = Instant::now();
         let mut order: Vec<u32> = (0..self.data.train.count as u32).collect();
-        let mut rng = StdRng::seed_from_u64(self.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng =
+            StdRng::seed_from_u64(self.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         order.shuffle(&mut rng);
         self.gpu.write_u32(&self.plan.train_indices, &order);
         let mut steps = Vec::with_capacity(self.train_steps + self.eval_steps);
@@ -244,7 +256,11 @@ impl<'g> Trainer<'g> {
         let n = self.data.test.count as f64;
         Ok((
             sums[TEST_LOSS] as f64 / n,
-            self.model.spec.loss.is_classifier().then(|| sums[TEST_CORRECT] as f64 / n),
+            self.model
+                .spec
+                .loss
+                .is_classifier()
+                .then(|| sums[TEST_CORRECT] as f64 / n),
         ))
     }
 
@@ -255,12 +271,22 @@ impl<'g> Trainer<'g> {
         self.plan.eval.run(self.gpu, &info)?;
         let b = &self.plan.train_buffers;
         let f = self.data.features;
-        let out_f = self.model.resolved.outputs.last().map(|s| s.size()).unwrap_or(f);
+        let out_f = self
+            .model
+            .resolved
+            .outputs
+            .last()
+            .map(|s| s.size())
+            .unwrap_or(f);
         let n = count.min(self.batch).min(self.data.test.count);
         let clean = self.gpu.read_f32(&b.x_clean)?;
         let noisy = self.gpu.read_f32(&b.x_in)?;
         let out = self.gpu.read_f32(b.output())?;
-        Ok((clean[..n * f].to_vec(), noisy[..n * f].to_vec(), out[..n * out_f].to_vec()))
+        Ok((
+            clean[..n * f].to_vec(),
+            noisy[..n * f].to_vec(),
+            out[..n * out_f].to_vec(),
+        ))
     }
 
     /// Runs `n` training steps (from the start of a fresh shuffle) and
@@ -293,6 +319,41 @@ impl<'g> Trainer<'g> {
         self.gpu.wait()?;
         self.global_step += n as u32;
         Ok(t0.elapsed().as_secs_f64())
+    }
+
+    /// Times each dispatch of the training step on its own: `reps` copies
+    /// recorded into one submission, after one warm-up submission. Returns
+    /// (kernel name, ms per dispatch) in step order. Repeating a dispatch
+    /// re-runs it on its own output for in-place kernels (BatchNorm's running
+    /// statistics, the optimizer), which changes nothing about its cost.
+    pub fn profile_step(&mut self, reps: usize) -> anyhow::Result<Vec<(String, f64)>> {
+        self.time_steps(1)?;
+        let mut out = Vec::new();
+        for d in &self.plan.train.dispatches {
+            let run = |n: usize| -> anyhow::Result<f64> {
+                let mut enc = self
+                    .gpu
+                    .device
+                    .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("profile") });
+                {
+                    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                        label: Some("profile"),
+                        timestamp_writes: None,
+                    });
+                    for _ in 0..n {
+                        d.record(&mut pass, Some((&self.step_group, step_offset(0))));
+                    }
+                }
+                let t0 = Instant::now();
+                self.gpu.queue.submit([enc.finish()]);
+                self.gpu.wait()?;
+                Ok(t0.elapsed().as_secs_f64())
+            };
+            run(1)?;
+            let t = run(reps)?;
+            out.push((d.kernel.name.to_string(), t * 1e3 / reps as f64));
+        }
+        Ok(out)
     }
 
     /// The parameter buffer, copied to the host.

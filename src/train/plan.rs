@@ -40,7 +40,12 @@ pub struct GpuModel {
 }
 
 impl GpuModel {
-    pub fn new(gpu: &Gpu, spec: ModelSpec, classes: usize, init: &[f32]) -> Result<GpuModel, String> {
+    pub fn new(
+        gpu: &Gpu,
+        spec: ModelSpec,
+        classes: usize,
+        init: &[f32],
+    ) -> Result<GpuModel, String> {
         let resolved = spec.resolve(classes)?;
         let layout = ParamLayout::new(&spec, &resolved);
         if init.len() != layout.total_len {
@@ -180,12 +185,24 @@ pub fn input_program(
         b.batch,
         features,
     )?);
-    p.push(noise::apply(gpu, &b.x_in, &b.x_clean, b.batch * features, noise, NOISE_STREAM)?);
+    p.push(noise::apply(
+        gpu,
+        &b.x_in,
+        &b.x_clean,
+        b.batch * features,
+        noise,
+        NOISE_STREAM,
+    )?);
     Ok(p)
 }
 
 /// The forward pass of every layer, in training or inference mode.
-pub fn forward_program(gpu: &Gpu, m: &GpuModel, b: &Buffers, mode: Mode) -> Result<Program, GpuError> {
+pub fn forward_program(
+    gpu: &Gpu,
+    m: &GpuModel,
+    b: &Buffers,
+    mode: Mode,
+) -> Result<Program, GpuError> {
     let mut p = Program::default();
     let r = &m.resolved;
     let batch = b.batch;
@@ -222,7 +239,9 @@ pub fn forward_program(gpu: &Gpu, m: &GpuModel, b: &Buffers, mode: Mode) -> Resu
                         gpu, y, mean, rstd, rm, rv, x, gamma, beta, rows, c, *momentum, *eps,
                     )?);
                 } else {
-                    p.extend(batchnorm::forward_infer(gpu, y, x, gamma, beta, rm, rv, rows, c, *eps)?);
+                    p.extend(batchnorm::forward_infer(
+                        gpu, y, x, gamma, beta, rm, rv, rows, c, *eps,
+                    )?);
                 }
                 continue;
             }
@@ -255,8 +274,24 @@ pub fn loss_program(
     let cols = m.resolved.outputs[last].size();
     let dlast = &b.dacts[last];
     match m.spec.loss {
-        Loss::Mse => p.push(loss::mse(gpu, dlast, &b.row_loss, out, &b.x_clean, b.batch, cols)?),
-        Loss::Bce => p.push(loss::bce(gpu, dlast, &b.row_loss, out, &b.x_clean, b.batch, cols)?),
+        Loss::Mse => p.push(loss::mse(
+            gpu,
+            dlast,
+            &b.row_loss,
+            out,
+            &b.x_clean,
+            b.batch,
+            cols,
+        )?),
+        Loss::Bce => p.push(loss::bce(
+            gpu,
+            dlast,
+            &b.row_loss,
+            out,
+            &b.x_clean,
+            b.batch,
+            cols,
+        )?),
         Loss::SoftmaxCrossEntropy => {
             // The probabilities go to the pre-activation scratch: the dense
             // output keeps the logits.
@@ -275,7 +310,13 @@ pub fn loss_program(
     }
     p.push(reduce::sum_into(gpu, acc, loss_slot, &b.row_loss, b.batch)?);
     if m.spec.loss.is_classifier() {
-        p.push(reduce::sum_into(gpu, acc, correct_slot, &b.row_correct, b.batch)?);
+        p.push(reduce::sum_into(
+            gpu,
+            acc,
+            correct_slot,
+            &b.row_correct,
+            b.batch,
+        )?);
     }
     Ok(p)
 }
@@ -291,23 +332,35 @@ pub fn backward_program(gpu: &Gpu, m: &GpuModel, b: &Buffers) -> Result<Program,
     // A layer needs its input gradient only if something before it trains.
     let has_params = |l: &Layer| matches!(l, Layer::Dense { .. } | Layer::BatchNorm { .. });
     let trains_before: Vec<bool> = (0..layers.len())
-        .map(|i| layers[..i].iter().any(|l| l.trainable && has_params(&l.layer)))
+        .map(|i| {
+            layers[..i]
+                .iter()
+                .any(|l| l.trainable && has_params(&l.layer))
+        })
         .collect();
     for i in (0..layers.len()).rev() {
         let l = &layers[i];
-        if !trains_before[i] && !(l.trainable && has_params(&l.layer)) {
+        if !(trains_before[i] || l.trainable && has_params(&l.layer)) {
             break;
         }
         let x = if i == 0 { &b.x_in } else { &b.acts[i - 1] };
         let y = &b.acts[i];
         let dy = &b.dacts[i];
-        let dx = if i > 0 && trains_before[i] { Some(&b.dacts[i - 1]) } else { None };
+        let dx = if i > 0 && trains_before[i] {
+            Some(&b.dacts[i - 1])
+        } else {
+            None
+        };
         let n_out = batch * r.outputs[i].size();
         match &l.layer {
             Layer::Dense { units, act, .. } => {
                 // The loss already differentiated through a fused sigmoid
                 // (BCE) or softmax (cross-entropy).
-                let fused = i == last && matches!((m.spec.loss, act), (Loss::Bce, Act::Sigmoid) | (Loss::SoftmaxCrossEntropy, _));
+                let fused = i == last
+                    && matches!(
+                        (m.spec.loss, act),
+                        (Loss::Bce, Act::Sigmoid) | (Loss::SoftmaxCrossEntropy, _)
+                    );
                 let dz = match (&b.dz[i], fused) {
                     (Some(dz), false) => {
                         p.push(activation::backward(gpu, dz, dy, y, n_out, act.kernel())?);
@@ -324,9 +377,21 @@ pub fn backward_program(gpu: &Gpu, m: &GpuModel, b: &Buffers) -> Result<Program,
                         x.view(),
                         dz.view(),
                         None,
-                        Matmul { m: fan_in, k: batch, n: *units, form: Form::TN, act: Activation::Identity },
+                        Matmul {
+                            m: fan_in,
+                            k: batch,
+                            n: *units,
+                            form: Form::TN,
+                            act: Activation::Identity,
+                        },
                     )?);
-                    p.push(matmul::bias_grad(gpu, m.grads.at(m.layout.offset(i, Role::Bias)), dz.view(), batch, *units)?);
+                    p.push(matmul::bias_grad(
+                        gpu,
+                        m.grads.at(m.layout.offset(i, Role::Bias)),
+                        dz.view(),
+                        batch,
+                        *units,
+                    )?);
                 }
                 if let Some(dx) = dx {
                     p.push(matmul::matmul(
@@ -335,7 +400,13 @@ pub fn backward_program(gpu: &Gpu, m: &GpuModel, b: &Buffers) -> Result<Program,
                         dz.view(),
                         m.params.at(w),
                         None,
-                        Matmul { m: batch, k: *units, n: fan_in, form: Form::NT, act: Activation::Identity },
+                        Matmul {
+                            m: batch,
+                            k: *units,
+                            n: fan_in,
+                            form: Form::NT,
+                            act: Activation::Identity,
+                        },
                     )?);
                 }
             }
@@ -345,14 +416,19 @@ pub fn backward_program(gpu: &Gpu, m: &GpuModel, b: &Buffers) -> Result<Program,
                 let (mean, rstd) = b.bn_saved[i].as_ref().expect("BatchNorm buffers");
                 let gamma = m.params.at(m.layout.offset(i, Role::Gamma));
                 let (dgamma, dbeta) = if l.trainable {
-                    (m.grads.at(m.layout.offset(i, Role::Gamma)), m.grads.at(m.layout.offset(i, Role::Beta)))
+                    (
+                        m.grads.at(m.layout.offset(i, Role::Gamma)),
+                        m.grads.at(m.layout.offset(i, Role::Beta)),
+                    )
                 } else {
                     (b.scratch.at(0), b.scratch.at(c))
                 };
                 // Nothing before may need dx, but gamma and beta still need
                 // their gradients: the kernel writes dx to the sink then.
                 let dx = dx.unwrap_or(&b.sink);
-                p.extend(batchnorm::backward(gpu, dx, dgamma, dbeta, dy, x, mean, rstd, gamma, rows, c)?);
+                p.extend(batchnorm::backward(
+                    gpu, dx, dgamma, dbeta, dy, x, mean, rstd, gamma, rows, c,
+                )?);
             }
             Layer::Dropout { rate } => {
                 if let Some(dx) = dx {
@@ -371,14 +447,22 @@ pub fn backward_program(gpu: &Gpu, m: &GpuModel, b: &Buffers) -> Result<Program,
         for (i, l) in layers.iter().enumerate() {
             if let (Layer::Dense { .. }, true) = (&l.layer, l.trainable) {
                 let e = m.layout.find(i, Role::Kernel).expect("dense kernel");
-                p.push(optim::l2_grad(gpu, m.grads.at(e.offset), m.params.at(e.offset), e.len, m.spec.l2)?);
+                p.push(optim::l2_grad(
+                    gpu,
+                    m.grads.at(e.offset),
+                    m.params.at(e.offset),
+                    e.len,
+                    m.spec.l2,
+                )?);
             }
         }
     }
     let n = m.layout.trainable_len;
     if n > 0 {
         p.push(match m.spec.optimizer {
-            Optimizer::Adam { beta1, beta2, eps, .. } => optim::adam(
+            Optimizer::Adam {
+                beta1, beta2, eps, ..
+            } => optim::adam(
                 gpu,
                 m.params.view(),
                 m.grads.view(),
@@ -389,9 +473,14 @@ pub fn backward_program(gpu: &Gpu, m: &GpuModel, b: &Buffers) -> Result<Program,
                 beta2,
                 eps,
             )?,
-            Optimizer::Sgd { momentum, .. } => {
-                optim::sgd(gpu, m.params.view(), m.grads.view(), &m.opt_state[0], n, momentum)?
-            }
+            Optimizer::Sgd { momentum, .. } => optim::sgd(
+                gpu,
+                m.params.view(),
+                m.grads.view(),
+                &m.opt_state[0],
+                n,
+                momentum,
+            )?,
         });
     }
     Ok(p)
@@ -408,7 +497,12 @@ pub struct StepPlan {
 }
 
 impl StepPlan {
-    pub fn build(gpu: &Gpu, m: &GpuModel, data: &GpuDataset, batch: usize) -> Result<StepPlan, GpuError> {
+    pub fn build(
+        gpu: &Gpu,
+        m: &GpuModel,
+        data: &GpuDataset,
+        batch: usize,
+    ) -> Result<StepPlan, GpuError> {
         let b = Buffers::new(gpu, m, batch)?;
         let train_indices = gpu.zeros("train indices", data.train.count)?;
         let test_order: Vec<u32> = (0..data.test.count as u32).collect();
@@ -422,6 +516,13 @@ impl StepPlan {
         let mut eval = input_program(gpu, &b, &data.test, &test_indices, data.features, noise)?;
         eval.extend(forward_program(gpu, m, &b, Mode::Eval)?);
         eval.extend(loss_program(gpu, m, &b, &acc, TEST_LOSS, TEST_CORRECT)?);
-        Ok(StepPlan { train_buffers: b, train_indices, test_indices, acc, train, eval })
+        Ok(StepPlan {
+            train_buffers: b,
+            train_indices,
+            test_indices,
+            acc,
+            train,
+            eval,
+        })
     }
 }
