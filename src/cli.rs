@@ -54,6 +54,10 @@ pub struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Autoencoder checkpoint whose encoder a classifier preset builds on
+    /// (code-classifier: an mlp-dae run; conv-dae-classifier: a conv-dae run).
+    #[arg(long)]
+    encoder: Option<PathBuf>,
 }
 
 fn parse_dataset(s: &str) -> anyhow::Result<DatasetName> {
@@ -104,6 +108,7 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
         out,
         data_root: a.data.unwrap_or_else(Dataset::default_root),
         progress: !a.quiet,
+        encoder: a.encoder,
     };
     // Check the options and the data before paying for the GPU.
     run::build_spec(&opts)?;

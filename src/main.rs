@@ -67,7 +67,11 @@ fn main() -> ExitCode {
             dataset,
             noise,
         } => cli::eval(&checkpoint, dataset.as_deref(), noise.as_deref()),
-        Command::Bench { reps, profile, step_only } => cli::bench(reps, profile, step_only),
+        Command::Bench {
+            reps,
+            profile,
+            step_only,
+        } => cli::bench(reps, profile, step_only),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

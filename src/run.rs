@@ -36,6 +36,9 @@ pub struct TrainOptions {
     pub data_root: PathBuf,
     /// Show a progress bar.
     pub progress: bool,
+    /// An autoencoder checkpoint providing the encoder layers of presets
+    /// built on one (`code-classifier`, `conv-dae-classifier`).
+    pub encoder: Option<PathBuf>,
 }
 
 /// Limits that keep a typo from asking for something absurd.
@@ -140,7 +143,7 @@ pub fn load_params(
     let ck = report::load_checkpoint(path)?;
     let mut out = vec![0.0f32; layout.total_len];
     for e in &layout.entries {
-        let Some((_, shape, data)) = ck.tensors.iter().find(|(n, _, _)| *n == e.name) else {
+        let Some((_, shape, data)) = ck.get(&e.name) else {
             bail!(
                 "checkpoint {} has no tensor {:?}; it was written for a different model",
                 path.display(),
@@ -159,6 +162,58 @@ pub fn load_params(
         out[e.offset..e.offset + e.len].copy_from_slice(data);
     }
     Ok((out, ck.metadata))
+}
+
+/// Initial parameters for a spec built on a trained encoder: seeded values,
+/// with the encoder's layers replaced by the checkpoint's tensors of the
+/// same names and shapes. `None` for specs without an encoder.
+fn encoder_init(spec: &ModelSpec, o: &TrainOptions) -> anyhow::Result<Option<Vec<f32>>> {
+    if spec.encoder_layers == 0 {
+        if o.encoder.is_some() {
+            bail!("--encoder: preset {} does not take an encoder", spec.name);
+        }
+        return Ok(None);
+    }
+    let from = spec.encoder_from.clone().unwrap_or_default();
+    let Some(path) = &o.encoder else {
+        bail!(
+            "preset {} classifies with a trained {from} encoder. Fix: train one first \
+             (dae train --preset {from} --out DIR) and pass --encoder DIR/model.safetensors",
+            spec.name
+        );
+    };
+    if !path.exists() {
+        bail!("--encoder: {} does not exist", path.display());
+    }
+    let resolved = spec.resolve(10).map_err(anyhow::Error::msg)?;
+    let layout = ParamLayout::new(spec, &resolved);
+    let mut params = layout.init(spec, o.seed);
+    let ck = report::load_checkpoint(path)?;
+    for e in layout
+        .entries
+        .iter()
+        .filter(|e| e.layer < spec.encoder_layers)
+    {
+        let Some((_, shape, data)) = ck.get(&e.name) else {
+            bail!(
+                "--encoder {}: no tensor {:?}; pass a checkpoint of a {from} run",
+                path.display(),
+                e.name
+            );
+        };
+        if *shape != e.shape {
+            bail!(
+                "--encoder {}: tensor {} has shape {:?}, {} expects {:?}; pass a checkpoint of a {from} run",
+                path.display(),
+                e.name,
+                shape,
+                spec.name,
+                e.shape
+            );
+        }
+        params[e.offset..e.offset + e.len].copy_from_slice(data);
+    }
+    Ok(Some(params))
 }
 
 /// What a finished run reports.
@@ -192,7 +247,8 @@ pub fn train_on(gpu: &Gpu, o: &TrainOptions, mut data: Dataset) -> anyhow::Resul
     limit_test(&mut data, o.test_limit);
     std::fs::create_dir_all(&o.out)
         .with_context(|| format!("creating output folder {}", o.out.display()))?;
-    let mut trainer = Trainer::new(gpu, spec.clone(), &data, None, o.seed)?;
+    let init = encoder_init(&spec, o)?;
+    let mut trainer = Trainer::new(gpu, spec.clone(), &data, init, o.seed)?;
     let classifier = spec.loss.is_classifier();
     let (total, trainable, _) = trainer.model.layout.counts();
     println!(
@@ -445,7 +501,13 @@ pub fn bench_step(
 }
 
 /// Per-dispatch times of one training step of `preset` at `batch`.
-pub fn profile_step(gpu: &Gpu, preset: &str, batch: usize, reps: usize, data: &Dataset) -> anyhow::Result<Vec<(String, f64)>> {
+pub fn profile_step(
+    gpu: &Gpu,
+    preset: &str,
+    batch: usize,
+    reps: usize,
+    data: &Dataset,
+) -> anyhow::Result<Vec<(String, f64)>> {
     let mut spec = presets::preset(preset).map_err(anyhow::Error::msg)?;
     spec.batch_size = batch;
     spec.train_limit = Some(batch * 2);

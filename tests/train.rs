@@ -26,6 +26,7 @@ fn opts(preset: &str, tag: &str) -> TrainOptions {
         out,
         data_root: Dataset::default_root(),
         progress: false,
+        encoder: None,
     }
 }
 

@@ -5,11 +5,13 @@
 
 pub mod activation;
 pub mod batchnorm;
+pub mod conv2d;
 pub mod dropout;
 pub mod gather;
 pub mod loss;
 pub mod matmul;
 pub mod noise;
+pub mod pool;
 pub mod reduce;
 pub mod softmax;
 
@@ -18,11 +20,13 @@ pub fn all_shaders() -> Vec<(&'static str, &'static str)> {
     [
         activation::SHADERS,
         batchnorm::SHADERS,
+        conv2d::SHADERS,
         dropout::SHADERS,
         gather::SHADERS,
         loss::SHADERS,
         matmul::SHADERS,
         noise::SHADERS,
+        pool::SHADERS,
         reduce::SHADERS,
         softmax::SHADERS,
         crate::optim::SHADERS,

@@ -106,6 +106,26 @@ pub enum Layer {
     Dropout { rate: f32 },
     /// A standalone activation (e.g. LeakyReLU after BatchNorm).
     Activation(Act),
+    /// 2-D convolution over NHWC images, stride 1: y = act(conv(x, W) + b),
+    /// W: (k, k, in_channels, filters).
+    Conv2d {
+        filters: usize,
+        kernel: usize,
+        same: bool,
+        act: Act,
+    },
+    /// Max-pooling with a square window; `same` pads at the end (Keras).
+    MaxPool {
+        pool: usize,
+        stride: usize,
+        same: bool,
+    },
+    /// Nearest-neighbour upsampling by an integer factor.
+    UpSample { factor: usize },
+    /// (h, w, c) -> (h·w·c): a view, no copy.
+    Flatten,
+    /// (n) -> (h, w, c): a view, no copy.
+    Reshape { h: usize, w: usize, c: usize },
 }
 
 impl Layer {
@@ -132,6 +152,47 @@ impl Layer {
         LayerSpec::new(Layer::Activation(a))
     }
 
+    pub fn conv(filters: usize, kernel: usize, same: bool, act: Act) -> LayerSpec {
+        LayerSpec::new(Layer::Conv2d {
+            filters,
+            kernel,
+            same,
+            act,
+        })
+    }
+
+    pub fn maxpool(pool: usize, same: bool) -> LayerSpec {
+        LayerSpec::new(Layer::MaxPool {
+            pool,
+            stride: pool,
+            same,
+        })
+    }
+
+    pub fn upsample(factor: usize) -> LayerSpec {
+        LayerSpec::new(Layer::UpSample { factor })
+    }
+
+    pub fn flatten() -> LayerSpec {
+        LayerSpec::new(Layer::Flatten)
+    }
+
+    pub fn reshape(h: usize, w: usize, c: usize) -> LayerSpec {
+        LayerSpec::new(Layer::Reshape { h, w, c })
+    }
+
+    /// True for layers whose output is their input under another shape.
+    pub fn is_view(&self) -> bool {
+        matches!(self, Layer::Flatten | Layer::Reshape { .. })
+    }
+
+    pub fn has_params(&self) -> bool {
+        matches!(
+            self,
+            Layer::Dense { .. } | Layer::BatchNorm { .. } | Layer::Conv2d { .. }
+        )
+    }
+
     /// Keras' class name, for summaries.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -140,6 +201,11 @@ impl Layer {
             Layer::Dropout { .. } => "Dropout",
             Layer::Activation(Act::LeakyRelu(_)) => "LeakyReLU",
             Layer::Activation(_) => "Activation",
+            Layer::Conv2d { .. } => "Conv2D",
+            Layer::MaxPool { .. } => "MaxPooling2D",
+            Layer::UpSample { .. } => "UpSampling2D",
+            Layer::Flatten => "Flatten",
+            Layer::Reshape { .. } => "Reshape",
         }
     }
 
@@ -151,6 +217,11 @@ impl Layer {
             Layer::Dropout { .. } => "dropout",
             Layer::Activation(Act::LeakyRelu(_)) => "leaky_re_lu",
             Layer::Activation(_) => "activation",
+            Layer::Conv2d { .. } => "conv2d",
+            Layer::MaxPool { .. } => "max_pooling2d",
+            Layer::UpSample { .. } => "up_sampling2d",
+            Layer::Flatten => "flatten",
+            Layer::Reshape { .. } => "reshape",
         }
     }
 
@@ -181,6 +252,80 @@ impl Layer {
                 Err("softmax is only supported as the last Dense layer's activation".into())
             }
             Layer::Activation(_) => Ok(input),
+            Layer::Conv2d {
+                filters,
+                kernel,
+                same,
+                ..
+            } => {
+                if input.is_flat() && input.h * input.w == 1 && input.c > 1 && *kernel > 1 {
+                    return Err(format!(
+                        "Conv2D needs an image input, got {} (add a Reshape)",
+                        input.keras()
+                    ));
+                }
+                if *filters == 0 || *kernel == 0 || kernel % 2 == 0 {
+                    return Err(format!(
+                        "Conv2D needs filters >= 1 and an odd kernel size, got {filters} filters of {kernel}x{kernel}"
+                    ));
+                }
+                if *same {
+                    Ok(Shape::image(input.h, input.w, *filters))
+                } else if input.h < *kernel || input.w < *kernel {
+                    Err(format!(
+                        "a valid {kernel}x{kernel} convolution does not fit a {}x{} input",
+                        input.h, input.w
+                    ))
+                } else {
+                    Ok(Shape::image(
+                        input.h - kernel + 1,
+                        input.w - kernel + 1,
+                        *filters,
+                    ))
+                }
+            }
+            Layer::MaxPool { pool, stride, same } => {
+                if *pool == 0 || *stride != *pool {
+                    return Err(format!(
+                        "MaxPooling2D supports pool == stride >= 1, got pool {pool}, stride {stride}"
+                    ));
+                }
+                if *same {
+                    Ok(Shape::image(
+                        input.h.div_ceil(*stride),
+                        input.w.div_ceil(*stride),
+                        input.c,
+                    ))
+                } else if input.h < *pool || input.w < *pool {
+                    Err(format!(
+                        "a {pool}x{pool} pool does not fit a {}x{} input",
+                        input.h, input.w
+                    ))
+                } else {
+                    Ok(Shape::image(
+                        (input.h - pool) / stride + 1,
+                        (input.w - pool) / stride + 1,
+                        input.c,
+                    ))
+                }
+            }
+            Layer::UpSample { factor } => {
+                if *factor == 0 {
+                    return Err("UpSampling2D needs a factor >= 1".into());
+                }
+                Ok(Shape::image(input.h * factor, input.w * factor, input.c))
+            }
+            Layer::Flatten => Ok(Shape::flat(input.size())),
+            Layer::Reshape { h, w, c } => {
+                if h * w * c != input.size() {
+                    return Err(format!(
+                        "cannot reshape {} ({} values) to ({h}, {w}, {c})",
+                        input.keras(),
+                        input.size()
+                    ));
+                }
+                Ok(Shape::image(*h, *w, *c))
+            }
         }
     }
 }
@@ -258,6 +403,12 @@ pub struct ModelSpec {
     /// Train on only the first N training images (the stacked study uses
     /// 50,000); `None` for all.
     pub train_limit: Option<usize>,
+    /// The first `encoder_layers` layers come from an autoencoder's
+    /// checkpoint (matched by layer name), e.g. a classifier on a trained
+    /// encoder; 0 for none.
+    pub encoder_layers: usize,
+    /// The preset whose checkpoint provides the encoder.
+    pub encoder_from: Option<String>,
 }
 
 /// A spec with every layer's name and shapes resolved.
@@ -348,10 +499,13 @@ impl ModelSpec {
                         Some(Layer::Dense {
                             act: Act::Sigmoid,
                             ..
+                        }) | Some(Layer::Conv2d {
+                            act: Act::Sigmoid,
+                            ..
                         })
                     )
                 {
-                    return Err("binary cross-entropy needs a sigmoid Dense output layer".into());
+                    return Err("binary cross-entropy needs a sigmoid output layer".into());
                 }
             }
         }

@@ -91,7 +91,19 @@ impl ParamLayout {
                     wanted.push((i, name, Role::MovingMean, vec![c], false));
                     wanted.push((i, name, Role::MovingVariance, vec![c], false));
                 }
-                Layer::Dropout { .. } | Layer::Activation(_) => {}
+                Layer::Conv2d {
+                    filters, kernel, ..
+                } => {
+                    wanted.push((
+                        i,
+                        name,
+                        Role::Kernel,
+                        vec![*kernel, *kernel, input.c, *filters],
+                        l.trainable,
+                    ));
+                    wanted.push((i, name, Role::Bias, vec![*filters], l.trainable));
+                }
+                _ => {}
             }
         }
         let mut entries = Vec::new();
@@ -188,8 +200,12 @@ impl ParamLayout {
                         Layer::Dense { init, .. } => *init,
                         _ => Init::GlorotUniform,
                     };
-                    let fan_in = e.shape[..e.shape.len() - 1].iter().product::<usize>();
-                    let fan_out = e.shape[e.shape.len() - 1];
+                    // Keras' fans: for a (k, k, cin, cout) kernel, fan_in =
+                    // k·k·cin and fan_out = k·k·cout.
+                    let receptive: usize =
+                        e.shape[..e.shape.len().saturating_sub(2)].iter().product();
+                    let fan_in = receptive * e.shape[e.shape.len() - 2];
+                    let fan_out = receptive * e.shape[e.shape.len() - 1];
                     match init {
                         Init::GlorotUniform => {
                             let limit = (6.0 / (fan_in + fan_out) as f64).sqrt() as f32;

@@ -78,9 +78,145 @@ pub fn preset(name: &str) -> Result<ModelSpec, String> {
                 epochs: 100,
                 batch_size: 256,
                 train_limit: None,
+                encoder_layers: 0,
+                encoder_from: None,
             }
         }
-        "raw-classifier" => classifier(name, img),
+        "raw-classifier" => classifier(name, img, Vec::new()),
+        "code-classifier" => {
+            let mut encoder = preset("mlp-dae")?.layers;
+            encoder.truncate(12);
+            let mut spec = classifier(name, img, encoder.into_iter().map(|l| l.frozen()).collect());
+            spec.encoder_layers = 12;
+            spec.encoder_from = Some("mlp-dae".into());
+            spec
+        }
+        "conv-dae" | "conv-dae-classifier" => {
+            let relu = Act::Relu;
+            let encoder = vec![
+                Layer::conv(32, 3, true, relu),
+                Layer::maxpool(2, true),
+                Layer::conv(16, 3, true, relu),
+                Layer::maxpool(2, true),
+                Layer::conv(16, 3, true, relu),
+                Layer::maxpool(2, true),
+            ];
+            if name == "conv-dae" {
+                // Masking noise is the model's first layer: Dropout(0.2) on
+                // the input, active in training only.
+                let mut layers = vec![Layer::dropout(0.2)];
+                layers.extend(encoder);
+                layers.extend([
+                    Layer::conv(16, 3, true, relu),
+                    Layer::upsample(2),
+                    Layer::conv(16, 3, true, relu),
+                    Layer::upsample(2),
+                    Layer::conv(32, 3, false, relu),
+                    Layer::upsample(2),
+                    Layer::conv(1, 3, true, Act::Sigmoid),
+                ]);
+                ModelSpec {
+                    name: name.into(),
+                    input: Shape::image(28, 28, 1),
+                    layers,
+                    loss: Loss::Bce,
+                    optimizer: Optimizer::adam(1e-3),
+                    l2: 0.0,
+                    noise: Noise::None,
+                    epochs: 10,
+                    batch_size: 128,
+                    train_limit: None,
+                    encoder_layers: 0,
+                    encoder_from: None,
+                }
+            } else {
+                // All but the last conv layer frozen.
+                let mut layers: Vec<LayerSpec> = encoder
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, l)| if i < 4 { l.frozen() } else { l })
+                    .collect();
+                layers.extend([
+                    Layer::flatten(),
+                    Layer::dense(64, Act::Relu),
+                    Layer::dense(10, Act::Softmax),
+                ]);
+                ModelSpec {
+                    name: name.into(),
+                    input: Shape::image(28, 28, 1),
+                    layers,
+                    loss: Loss::SoftmaxCrossEntropy,
+                    optimizer: Optimizer::adam(1e-3),
+                    l2: 0.0,
+                    noise: Noise::None,
+                    epochs: 10,
+                    batch_size: 128,
+                    train_limit: None,
+                    encoder_layers: 6,
+                    encoder_from: Some("conv-dae".into()),
+                }
+            }
+        }
+        "fashion-cae" => {
+            let relu = Act::Relu;
+            ModelSpec {
+                name: name.into(),
+                input: Shape::image(28, 28, 1),
+                layers: vec![
+                    Layer::conv(112, 3, false, relu),
+                    Layer::batchnorm(),
+                    Layer::maxpool(2, false),
+                    Layer::conv(112, 3, false, relu),
+                    Layer::batchnorm(),
+                    Layer::maxpool(2, false),
+                    Layer::flatten(),
+                    Layer::dense(2, relu),
+                    Layer::batchnorm(),
+                    Layer::dense(1024, relu),
+                    Layer::batchnorm(),
+                    Layer::reshape(4, 4, 64),
+                    Layer::batchnorm(),
+                    Layer::upsample(3),
+                    Layer::conv(112, 3, false, relu),
+                    Layer::batchnorm(),
+                    Layer::upsample(3),
+                    Layer::conv(112, 3, false, relu),
+                    Layer::batchnorm(),
+                    Layer::conv(1, 1, true, Act::Sigmoid),
+                ],
+                loss: Loss::Bce,
+                optimizer: Optimizer::adam(1e-3),
+                l2: 0.0,
+                noise: Noise::None,
+                epochs: 100,
+                batch_size: 100,
+                train_limit: None,
+                encoder_layers: 0,
+                encoder_from: None,
+            }
+        }
+        "sp-cnn" => ModelSpec {
+            name: name.into(),
+            input: Shape::image(28, 28, 1),
+            layers: vec![
+                Layer::conv(32, 3, false, Act::Relu),
+                Layer::conv(64, 3, false, Act::Relu),
+                Layer::maxpool(3, false),
+                Layer::dropout(0.4),
+                Layer::flatten(),
+                Layer::dense(64, Act::Relu),
+                Layer::dense(10, Act::Softmax),
+            ],
+            loss: Loss::SoftmaxCrossEntropy,
+            optimizer: Optimizer::sgd(0.1),
+            l2: 0.0,
+            noise: Noise::None,
+            epochs: 10,
+            batch_size: 128,
+            train_limit: None,
+            encoder_layers: 0,
+            encoder_from: None,
+        },
         "shallow-ae" | "shallow-dae" => ModelSpec {
             name: name.into(),
             input: img,
@@ -102,6 +238,8 @@ pub fn preset(name: &str) -> Result<ModelSpec, String> {
             epochs: if name == "shallow-dae" { 10 } else { 5 },
             batch_size: 32,
             train_limit: Some(50_000),
+            encoder_layers: 0,
+            encoder_from: None,
         },
         "sp-mlp" | "sp-mlp-l2" => {
             let (h1, h2, l2, epochs) = if name == "sp-mlp" {
@@ -124,6 +262,8 @@ pub fn preset(name: &str) -> Result<ModelSpec, String> {
                 epochs,
                 batch_size: 128,
                 train_limit: None,
+                encoder_layers: 0,
+                encoder_from: None,
             }
         }
         "sp-dae" => ModelSpec {
@@ -142,6 +282,8 @@ pub fn preset(name: &str) -> Result<ModelSpec, String> {
             epochs: 32,
             batch_size: 64,
             train_limit: None,
+            encoder_layers: 0,
+            encoder_from: None,
         },
         _ => {
             let known: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
@@ -156,15 +298,16 @@ pub fn preset(name: &str) -> Result<ModelSpec, String> {
 
 /// The mlp-dae study's classifier head: Dense 64 -> Dropout -> Dense 32 ->
 /// Dropout -> BatchNorm -> Dense 10 softmax, 100 epochs, batch 128.
-fn classifier(name: &str, input: Shape) -> ModelSpec {
-    let layers: Vec<LayerSpec> = vec![
+fn classifier(name: &str, input: Shape, encoder: Vec<LayerSpec>) -> ModelSpec {
+    let mut layers = encoder;
+    layers.extend([
         Layer::dense(64, Act::Relu),
         Layer::dropout(0.2),
         Layer::dense(32, Act::Relu),
         Layer::dropout(0.2),
         Layer::batchnorm(),
         Layer::dense(10, Act::Softmax),
-    ];
+    ]);
     ModelSpec {
         name: name.into(),
         input,
@@ -176,5 +319,7 @@ fn classifier(name: &str, input: Shape) -> ModelSpec {
         epochs: 100,
         batch_size: 128,
         train_limit: None,
+        encoder_layers: 0,
+        encoder_from: None,
     }
 }

@@ -3,11 +3,13 @@
 
 pub mod activation;
 pub mod batchnorm;
+pub mod conv2d;
 pub mod dropout;
 pub mod gather;
 pub mod loss;
 pub mod matmul;
 pub mod noise;
 pub mod optim;
+pub mod pool;
 pub mod reduce;
 pub mod softmax;

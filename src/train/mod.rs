@@ -331,10 +331,12 @@ impl<'g> Trainer<'g> {
         let mut out = Vec::new();
         for d in &self.plan.train.dispatches {
             let run = |n: usize| -> anyhow::Result<f64> {
-                let mut enc = self
-                    .gpu
-                    .device
-                    .create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("profile") });
+                let mut enc =
+                    self.gpu
+                        .device
+                        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                            label: Some("profile"),
+                        });
                 {
                     let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
                         label: Some("profile"),

@@ -10,10 +10,13 @@
 use crate::data::gpu::{GpuDataset, GpuSplit};
 use crate::gpu::{Dispatch, Gpu, GpuError, Program, Tensor};
 use crate::kernels::activation::{self, Activation};
+use crate::kernels::conv2d::{self, Conv2d, Padding};
 use crate::kernels::matmul::{self, Form, Matmul};
 use crate::kernels::noise::Noise;
+use crate::kernels::pool::{self, Pool2d, PoolPadding, Upsample};
 use crate::kernels::{batchnorm, dropout, gather, loss, noise, reduce};
 use crate::nn::params::{ParamLayout, Role};
+use crate::nn::Shape;
 use crate::nn::{Act, Layer, Loss, ModelSpec, Resolved};
 use crate::optim::{self, Optimizer};
 
@@ -92,6 +95,8 @@ pub struct Buffers {
     pub dz: Vec<Option<Tensor>>,
     /// BatchNorm's saved batch mean and 1/std, per layer.
     pub bn_saved: Vec<Option<(Tensor, Tensor)>>,
+    /// Max-pooling's winning input index per output, per layer.
+    pub argmax: Vec<Option<Tensor>>,
     pub row_loss: Tensor,
     pub row_correct: Tensor,
     /// Softmax probabilities of a classifier's output.
@@ -106,18 +111,41 @@ impl Buffers {
     pub fn new(gpu: &Gpu, model: &GpuModel, batch: usize) -> Result<Buffers, GpuError> {
         let inp = model.spec.input.size();
         let r = &model.resolved;
-        let mut acts = Vec::new();
-        let mut dacts = Vec::new();
+        let mut acts: Vec<Tensor> = Vec::new();
+        let mut dacts: Vec<Tensor> = Vec::new();
         let mut dz = Vec::new();
         let mut bn_saved = Vec::new();
+        let mut argmax = Vec::new();
+        let x_in = gpu.zeros("noisy batch", batch * inp)?;
+        let d_in = gpu.zeros("input gradient", batch * inp)?;
         for (i, l) in model.spec.layers.iter().enumerate() {
             let n = batch * r.outputs[i].size();
-            acts.push(gpu.zeros(&format!("{} output", r.names[i]), n)?);
-            dacts.push(gpu.zeros(&format!("{} output gradient", r.names[i]), n)?);
+            if l.layer.is_view() {
+                // Flatten and Reshape: the same buffer under another shape.
+                acts.push(if i == 0 {
+                    x_in.clone()
+                } else {
+                    acts[i - 1].clone()
+                });
+                dacts.push(if i == 0 {
+                    d_in.clone()
+                } else {
+                    dacts[i - 1].clone()
+                });
+            } else {
+                acts.push(gpu.zeros(&format!("{} output", r.names[i]), n)?);
+                dacts.push(gpu.zeros(&format!("{} output gradient", r.names[i]), n)?);
+            }
             dz.push(match &l.layer {
-                Layer::Dense { act, .. } if act.kernel() != Activation::Identity => {
+                Layer::Dense { act, .. } | Layer::Conv2d { act, .. }
+                    if act.kernel() != Activation::Identity =>
+                {
                     Some(gpu.zeros(&format!("{} pre-activation gradient", r.names[i]), n)?)
                 }
+                _ => None,
+            });
+            argmax.push(match &l.layer {
+                Layer::MaxPool { .. } => Some(gpu.zeros(&format!("{} argmax", r.names[i]), n)?),
                 _ => None,
             });
             bn_saved.push(match &l.layer {
@@ -137,12 +165,13 @@ impl Buffers {
         Ok(Buffers {
             batch,
             x_clean: gpu.zeros("clean batch", batch * inp)?,
-            x_in: gpu.zeros("noisy batch", batch * inp)?,
+            x_in,
             labels: gpu.zeros("batch labels", batch)?,
             acts,
             dacts,
             dz,
             bn_saved,
+            argmax,
             row_loss: gpu.zeros("per-row loss", batch)?,
             row_correct: gpu.zeros("per-row correct", batch)?,
             probs: gpu.zeros("probabilities", batch * out)?,
@@ -246,13 +275,44 @@ pub fn forward_program(
                 continue;
             }
             Layer::Dropout { rate } => {
-                if mode == Mode::Train {
+                // A frozen (encoder) dropout runs in inference mode, as the
+                // studies' encoders did when they computed codes.
+                if mode == Mode::Train && l.trainable {
                     dropout::forward(gpu, y, x, n_out, *rate, 1 + i as u32)?
                 } else {
                     activation::forward(gpu, y, x, n_out, Activation::Identity)?
                 }
             }
             Layer::Activation(a) => activation::forward(gpu, y, x, n_out, a.kernel())?,
+            Layer::Conv2d { act, .. } => conv2d::forward(
+                gpu,
+                y,
+                x,
+                m.params.at(m.layout.offset(i, Role::Kernel)),
+                m.params.at(m.layout.offset(i, Role::Bias)),
+                conv_shape(&l.layer, r.inputs[i], batch),
+                act.kernel(),
+            )?,
+            Layer::MaxPool { .. } => {
+                let argmax = b.argmax[i].as_ref().expect("max-pool buffers");
+                pool::maxpool_forward(gpu, y, argmax, x, pool_shape(&l.layer, r.inputs[i], batch))?
+            }
+            Layer::UpSample { factor } => {
+                let s = r.inputs[i];
+                pool::upsample_forward(
+                    gpu,
+                    y,
+                    x,
+                    Upsample {
+                        batch,
+                        h: s.h,
+                        w: s.w,
+                        c: s.c,
+                        factor: *factor,
+                    },
+                )?
+            }
+            Layer::Flatten | Layer::Reshape { .. } => continue,
         };
         p.push(d);
     }
@@ -330,7 +390,7 @@ pub fn backward_program(gpu: &Gpu, m: &GpuModel, b: &Buffers) -> Result<Program,
     let layers = &m.spec.layers;
     let last = layers.len() - 1;
     // A layer needs its input gradient only if something before it trains.
-    let has_params = |l: &Layer| matches!(l, Layer::Dense { .. } | Layer::BatchNorm { .. });
+    let has_params = |l: &Layer| l.has_params();
     let trains_before: Vec<bool> = (0..layers.len())
         .map(|i| {
             layers[..i]
@@ -432,7 +492,11 @@ pub fn backward_program(gpu: &Gpu, m: &GpuModel, b: &Buffers) -> Result<Program,
             }
             Layer::Dropout { rate } => {
                 if let Some(dx) = dx {
-                    p.push(dropout::backward(gpu, dx, dy, n_out, *rate, 1 + i as u32)?);
+                    p.push(if l.trainable {
+                        dropout::backward(gpu, dx, dy, n_out, *rate, 1 + i as u32)?
+                    } else {
+                        activation::backward(gpu, dx, dy, y, n_out, Activation::Identity)?
+                    });
                 }
             }
             Layer::Activation(a) => {
@@ -440,6 +504,61 @@ pub fn backward_program(gpu: &Gpu, m: &GpuModel, b: &Buffers) -> Result<Program,
                     p.push(activation::backward(gpu, dx, dy, y, n_out, a.kernel())?);
                 }
             }
+            Layer::Conv2d { act, .. } => {
+                let fused = i == last && matches!((m.spec.loss, act), (Loss::Bce, Act::Sigmoid));
+                let dz = match (&b.dz[i], fused) {
+                    (Some(dz), false) => {
+                        p.push(activation::backward(gpu, dz, dy, y, n_out, act.kernel())?);
+                        dz
+                    }
+                    _ => dy,
+                };
+                let shape = conv_shape(&l.layer, r.inputs[i], batch);
+                let w = m.layout.offset(i, Role::Kernel);
+                if l.trainable {
+                    p.extend(conv2d::backward_weight(gpu, m.grads.at(w), dz, x, shape)?);
+                    p.push(conv2d::bias_grad(
+                        gpu,
+                        m.grads.at(m.layout.offset(i, Role::Bias)),
+                        dz,
+                        shape,
+                    )?);
+                }
+                if let Some(dx) = dx {
+                    p.push(conv2d::backward_input(gpu, dx, dz, m.params.at(w), shape)?);
+                }
+            }
+            Layer::MaxPool { .. } => {
+                if let Some(dx) = dx {
+                    let argmax = b.argmax[i].as_ref().expect("max-pool buffers");
+                    p.push(pool::maxpool_backward(
+                        gpu,
+                        dx,
+                        dy,
+                        argmax,
+                        pool_shape(&l.layer, r.inputs[i], batch),
+                    )?);
+                }
+            }
+            Layer::UpSample { factor } => {
+                if let Some(dx) = dx {
+                    let s = r.inputs[i];
+                    p.push(pool::upsample_backward(
+                        gpu,
+                        dx,
+                        dy,
+                        Upsample {
+                            batch,
+                            h: s.h,
+                            w: s.w,
+                            c: s.c,
+                            factor: *factor,
+                        },
+                    )?);
+                }
+            }
+            // Views: the input gradient is the output gradient's buffer.
+            Layer::Flatten | Layer::Reshape { .. } => {}
         }
     }
     // Keras l2(f) on each trainable Dense kernel: g += 2·f·w.
@@ -524,5 +643,45 @@ impl StepPlan {
             train,
             eval,
         })
+    }
+}
+
+fn conv_shape(l: &Layer, input: Shape, batch: usize) -> Conv2d {
+    let Layer::Conv2d {
+        filters,
+        kernel,
+        same,
+        ..
+    } = *l
+    else {
+        unreachable!("conv_shape of a {l:?}")
+    };
+    Conv2d {
+        batch,
+        h: input.h,
+        w: input.w,
+        cin: input.c,
+        cout: filters,
+        k: kernel,
+        padding: if same { Padding::Same } else { Padding::Valid },
+    }
+}
+
+fn pool_shape(l: &Layer, input: Shape, batch: usize) -> Pool2d {
+    let Layer::MaxPool { pool, stride, same } = *l else {
+        unreachable!("pool_shape of a {l:?}")
+    };
+    Pool2d {
+        batch,
+        h: input.h,
+        w: input.w,
+        c: input.c,
+        pool,
+        stride,
+        padding: if same {
+            PoolPadding::Same
+        } else {
+            PoolPadding::Valid
+        },
     }
 }
