@@ -7,7 +7,9 @@
 // write the same dx and no atomics are needed. Image row iy sits at padded row
 // py = iy + pad_top, inside the windows oy with oy*stride <= py <
 // oy*stride + pool: at most one when stride == pool (the presets), several
-// when stride < pool. Workgroup 64; the grid may be 2-D (groups_2d).
+// when stride < pool. The launcher uses it for stride != pool only: the
+// maxpool_backward_window*.wgsl variants are faster for stride == pool.
+// Workgroup 64; the grid may be 2-D (groups_2d).
 // maxpool_backward_vec4.wgsl is this with 4 channels per invocation.
 
 struct Params {

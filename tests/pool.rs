@@ -24,9 +24,11 @@ fn distinct(r: &mut rand::rngs::StdRng, n: usize) -> Vec<f32> {
 }
 
 /// (pool, stride, padding) configurations: the presets' p = s = 2 'same',
-/// p = s = 3 and p = s = 2 'valid', and overlapping windows (s < p).
-const CONFIGS: [(usize, usize, PoolPadding); 5] = [
+/// p = s = 3 'same' (one padding row before the image), p = s = 3 and
+/// p = s = 2 'valid', and overlapping windows (s < p).
+const CONFIGS: [(usize, usize, PoolPadding); 6] = [
     (2, 2, PoolPadding::Same),
+    (3, 3, PoolPadding::Same),
     (3, 3, PoolPadding::Valid),
     (2, 2, PoolPadding::Valid),
     (3, 2, PoolPadding::Same),

@@ -109,3 +109,22 @@ fn initialisation_is_seeded() {
     let var = w.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / w.len() as f64;
     assert!((var.sqrt() - 0.05).abs() < 0.002, "std {}", var.sqrt());
 }
+
+#[test]
+fn convolutional_presets_have_the_studys_counts() {
+    assert_eq!(counts("conv-dae"), (16_833, 16_833, 0));
+    assert_eq!(counts("conv-dae-classifier"), (24_362, 19_418, 4_944));
+    assert_eq!(counts("fashion-cae"), (306_699, 303_623, 3_076));
+    // sp-cnn: conv 32, conv 64, pool 3 -> 8x8x64 = 4096 -> 64 -> 10.
+    let conv = |k: usize, cin: usize, cout: usize| k * k * cin * cout + cout;
+    assert_eq!(
+        counts("sp-cnn").0,
+        conv(3, 1, 32) + conv(3, 32, 64) + dense(4096, 64) + dense(64, 10)
+    );
+    // The code classifier alone is the study's 15,146 (64 of them BatchNorm
+    // statistics); the frozen mlp-dae encoder comes on top.
+    let (total, trainable, _) = counts("code-classifier");
+    assert_eq!(trainable, 15_146 - 64);
+    let encoder = dense(784, 512) + dense(512, 512) + dense(512, 256) + dense(256, 196);
+    assert_eq!(total, 15_146 + encoder + 4 * (512 + 512 + 256));
+}

@@ -127,3 +127,82 @@ fn same_seed_gives_the_same_numbers() {
     assert_eq!(a, b, "same seed, different numbers");
     assert_ne!(a, c, "different seeds, same numbers");
 }
+
+fn tensor(path: &std::path::Path, name: &str) -> Vec<f32> {
+    dae::report::load_checkpoint(path)
+        .unwrap()
+        .get(name)
+        .unwrap()
+        .2
+        .clone()
+}
+
+#[test]
+fn conv_classifier_trains_on_a_frozen_encoder() {
+    let Some(gpu) = gpu() else { return };
+    let mut ae = opts("conv-dae", "cdae");
+    ae.train_limit = Some(512);
+    ae.test_limit = Some(256);
+    let r = run::train(gpu, &ae).unwrap();
+    assert!(r.history[0].test_loss < 0.69, "{:?}", r.history[0]);
+    let ae_ck = ae.out.join("model.safetensors");
+
+    let mut cl = opts("conv-dae-classifier", "cdae-cl");
+    cl.train_limit = Some(512);
+    cl.test_limit = Some(256);
+    cl.encoder = Some(ae_ck.clone());
+    run::train(gpu, &cl).unwrap();
+    let cl_ck = cl.out.join("model.safetensors");
+    // Frozen layers keep the encoder's weights exactly; the last conv
+    // starts from them and trains.
+    for name in ["conv2d/kernel", "conv2d/bias", "conv2d_1/kernel"] {
+        assert_eq!(tensor(&ae_ck, name), tensor(&cl_ck, name), "{name} changed");
+    }
+    assert_ne!(
+        tensor(&ae_ck, "conv2d_2/kernel"),
+        tensor(&cl_ck, "conv2d_2/kernel")
+    );
+
+    // Without --encoder the classifier says what to do.
+    let mut bare = opts("conv-dae-classifier", "cdae-bare");
+    bare.train_limit = Some(256);
+    let err = run::train(gpu, &bare).err().unwrap().to_string();
+    assert!(err.contains("--encoder"), "{err}");
+    for o in [ae, cl, bare] {
+        let _ = std::fs::remove_dir_all(&o.out);
+    }
+}
+
+#[test]
+fn code_classifier_keeps_the_mlp_dae_encoder_frozen() {
+    let Some(gpu) = gpu() else { return };
+    let mut ae = opts("mlp-dae", "mlp-enc");
+    ae.train_limit = Some(512);
+    ae.test_limit = Some(256);
+    run::train(gpu, &ae).unwrap();
+    let ae_ck = ae.out.join("model.safetensors");
+    let mut cl = opts("code-classifier", "mlp-enc-cl");
+    cl.train_limit = Some(1024);
+    cl.test_limit = Some(256);
+    cl.epochs = Some(2);
+    cl.encoder = Some(ae_ck.clone());
+    let r = run::train(gpu, &cl).unwrap();
+    // 16 Adam steps from a random head: the loss falls from ln 10 ≈ 2.3.
+    assert!(
+        r.history[1].train_loss < r.history[0].train_loss,
+        "{:?}",
+        r.history
+    );
+    let cl_ck = cl.out.join("model.safetensors");
+    for name in [
+        "dense/kernel",
+        "dense_3/kernel",
+        "batch_normalization/moving_mean",
+        "batch_normalization_2/gamma",
+    ] {
+        assert_eq!(tensor(&ae_ck, name), tensor(&cl_ck, name), "{name} changed");
+    }
+    for o in [ae, cl] {
+        let _ = std::fs::remove_dir_all(&o.out);
+    }
+}

@@ -19,6 +19,8 @@ pub const SHADERS: &[(&str, &str)] = &[
     MAXPOOL_FORWARD_VEC4,
     MAXPOOL_BACKWARD,
     MAXPOOL_BACKWARD_VEC4,
+    MAXPOOL_BACKWARD_WINDOW,
+    MAXPOOL_BACKWARD_WINDOW_VEC4,
     UPSAMPLE_FORWARD,
     UPSAMPLE_FORWARD_VEC4,
     UPSAMPLE_BACKWARD,
@@ -42,6 +44,14 @@ const MAXPOOL_BACKWARD: Source = (
 const MAXPOOL_BACKWARD_VEC4: Source = (
     "maxpool_backward_vec4.wgsl",
     include_str!("../../shaders/maxpool_backward_vec4.wgsl"),
+);
+const MAXPOOL_BACKWARD_WINDOW: Source = (
+    "maxpool_backward_window.wgsl",
+    include_str!("../../shaders/maxpool_backward_window.wgsl"),
+);
+const MAXPOOL_BACKWARD_WINDOW_VEC4: Source = (
+    "maxpool_backward_window_vec4.wgsl",
+    include_str!("../../shaders/maxpool_backward_window_vec4.wgsl"),
 );
 const UPSAMPLE_FORWARD: Source = (
     "upsample_forward.wgsl",
@@ -376,11 +386,26 @@ pub fn maxpool_backward(
         &shape,
     );
     let l = lanes(shape.c);
-    let n = shape.in_len() / l;
-    let (name, src) = if l == 4 {
-        ("maxpool_backward_vec4", MAXPOOL_BACKWARD_VEC4)
-    } else {
-        ("maxpool_backward", MAXPOOL_BACKWARD)
+    // Non-overlapping windows: one invocation per output writes its whole
+    // window (pool² fewer loads); otherwise one per input gathers from every
+    // window that holds it.
+    let (name, src, n) = match (shape.stride == shape.pool, l == 4) {
+        (true, true) => (
+            "maxpool_backward_window_vec4",
+            MAXPOOL_BACKWARD_WINDOW_VEC4,
+            shape.out_elems() / 4,
+        ),
+        (true, false) => (
+            "maxpool_backward_window",
+            MAXPOOL_BACKWARD_WINDOW,
+            shape.out_elems(),
+        ),
+        (false, true) => (
+            "maxpool_backward_vec4",
+            MAXPOOL_BACKWARD_VEC4,
+            shape.in_len() / 4,
+        ),
+        (false, false) => ("maxpool_backward", MAXPOOL_BACKWARD, shape.in_len()),
     };
     build(
         gpu,

@@ -1,0 +1,59 @@
+// Max-pooling backward for stride == pool (the presets), four channels per
+// invocation (channels % 4 == 0):
+//   dx[i] = dy[o] where argmax[o] == i for the one window o holding i, else 0
+// dy, argmax (u32, flat scalar indices from maxpool_forward): (batch, oh, ow,
+// c); dx: (batch, h, w, c), overwritten (zero where no window picked it); all
+// bound as vec4 arrays, so p.c counts vec4s (c / 4).
+// One invocation per OUTPUT vec4, channels fastest: it loads dy and argmax
+// once and writes its whole window of dx, instead of every input reloading
+// them (pool² fewer loads, what CPU drivers are bound by). Windows do not
+// overlap, so no two invocations write the same dx. The last window row and
+// column also zero the trailing image rows and columns that 'valid' padding
+// leaves out of every window, so all of dx is written. Workgroup 64; the grid
+// may be 2-D (groups_2d). maxpool_backward_vec4.wgsl handles stride != pool.
+
+struct Params {
+    batch: u32,
+    h: u32,
+    w: u32,
+    c: u32,        // channels / 4
+    oh: u32,
+    ow: u32,
+    pool: u32,
+    stride: u32,   // == pool
+    pad_top: u32,
+    pad_left: u32,
+    n: u32,        // invocations: batch * oh * ow * c / 4
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> argmax: array<vec4<u32>>;
+@group(0) @binding(2) var<storage, read_write> dx: array<vec4<f32>>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
+    let o = id.x + id.y * nw.x * 64u;
+    if (o >= p.n) { return; }
+    let ch = o % p.c;
+    var r = o / p.c;
+    let ox = r % p.ow;
+    r = r / p.ow;
+    let oy = r % p.oh;
+    let b = r / p.oh;
+    let iy0 = max(oy * p.pool, p.pad_top) - p.pad_top;
+    let ix0 = max(ox * p.pool, p.pad_left) - p.pad_left;
+    let iy1 = select(min(oy * p.pool + p.pool, p.pad_top + p.h) - p.pad_top, p.h, oy + 1u == p.oh);
+    let ix1 = select(min(ox * p.pool + p.pool, p.pad_left + p.w) - p.pad_left, p.w, ox + 1u == p.ow);
+    let g = dy[o];
+    let a = argmax[o];
+    let lanes = vec4<u32>(0u, 1u, 2u, 3u);
+    for (var iy = iy0; iy < iy1; iy++) {
+        for (var ix = ix0; ix < ix1; ix++) {
+            // Vec4 index i holds scalar elements 4i .. 4i+3.
+            let i = ((b * p.h + iy) * p.w + ix) * p.c + ch;
+            dx[i] = select(vec4<f32>(0.0), g, a == vec4<u32>(i * 4u) + lanes);
+        }
+    }
+}
