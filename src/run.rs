@@ -189,31 +189,43 @@ fn encoder_init(spec: &ModelSpec, o: &TrainOptions) -> anyhow::Result<Option<Vec
     let layout = ParamLayout::new(spec, &resolved);
     let mut params = layout.init(spec, o.seed);
     let ck = report::load_checkpoint(path)?;
-    for e in layout
-        .entries
-        .iter()
-        .filter(|e| e.layer < spec.encoder_layers)
-    {
-        let Some((_, shape, data)) = ck.get(&e.name) else {
-            bail!(
-                "--encoder {}: no tensor {:?}; pass a checkpoint of a {from} run",
-                path.display(),
-                e.name
-            );
+    copy_named(&mut params, &layout, &ck, 0..spec.encoder_layers, |n| {
+        n.to_string()
+    })
+    .with_context(|| {
+        format!(
+            "--encoder {}: pass a checkpoint of a {from} run",
+            path.display()
+        )
+    })?;
+    Ok(Some(params))
+}
+
+/// Copies into `params` every parameter of the layers in `layers` from the
+/// checkpoint tensor named `rename(name)`, checking shapes.
+pub fn copy_named(
+    params: &mut [f32],
+    layout: &ParamLayout,
+    ck: &report::Checkpoint,
+    layers: std::ops::Range<usize>,
+    rename: impl Fn(&str) -> String,
+) -> anyhow::Result<()> {
+    for e in layout.entries.iter().filter(|e| layers.contains(&e.layer)) {
+        let source = rename(&e.name);
+        let Some((_, shape, data)) = ck.get(&source) else {
+            bail!("the checkpoint has no tensor {source:?} (for {})", e.name);
         };
         if *shape != e.shape {
             bail!(
-                "--encoder {}: tensor {} has shape {:?}, {} expects {:?}; pass a checkpoint of a {from} run",
-                path.display(),
-                e.name,
+                "tensor {source} has shape {:?}, but {} needs {:?}",
                 shape,
-                spec.name,
+                e.name,
                 e.shape
             );
         }
         params[e.offset..e.offset + e.len].copy_from_slice(data);
     }
-    Ok(Some(params))
+    Ok(())
 }
 
 /// What a finished run reports.

@@ -320,7 +320,13 @@ pub fn backward_weight_variant(
     };
     let max_splits = k.div_ceil(min_chunk).max(1);
     let want = target.div_ceil(tiles_mn).clamp(1, max_splits);
-    let chunk = k.div_ceil(want).next_multiple_of(4);
+    let mut chunk = k.div_ceil(want).next_multiple_of(4);
+    if let Some(c) = std::env::var("DAE_CONV_CHUNK")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+    {
+        chunk = chunk.min(c);
+    }
     let splits = k.div_ceil(chunk);
     let mut params = Params {
         m: m as u32,

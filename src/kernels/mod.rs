@@ -4,6 +4,7 @@
 //! outputs first, then inputs, then sizes.
 
 pub mod activation;
+pub mod analysis;
 pub mod batchnorm;
 pub mod conv2d;
 pub mod dropout;
@@ -19,6 +20,7 @@ pub mod softmax;
 pub fn all_shaders() -> Vec<(&'static str, &'static str)> {
     [
         activation::SHADERS,
+        analysis::SHADERS,
         batchnorm::SHADERS,
         conv2d::SHADERS,
         dropout::SHADERS,

@@ -9,14 +9,12 @@ pub mod params;
 pub mod presets;
 pub mod summary;
 
-use serde::{Deserialize, Serialize};
-
 use crate::kernels::activation::Activation;
 use crate::kernels::noise::Noise;
 use crate::optim::Optimizer;
 
 /// Per-sample shape (h, w, c). Dense activations are (1, 1, features).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Shape {
     pub h: usize,
     pub w: usize,
@@ -51,7 +49,7 @@ impl Shape {
 }
 
 /// How a dense layer's kernel is initialised (biases start at zero).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Init {
     /// Keras' default: U(-l, l), l = sqrt(6 / (fan_in + fan_out)).
     GlorotUniform,
@@ -61,7 +59,7 @@ pub enum Init {
 
 /// An activation as stored in a spec (serialisable mirror of
 /// [`Activation`]).
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Act {
     Linear,
     Relu,
@@ -95,7 +93,7 @@ impl Act {
 }
 
 /// One layer of a model.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Layer {
     /// y = act(x·W + b), W: (in, units).
     Dense { units: usize, act: Act, init: Init },
@@ -126,6 +124,9 @@ pub enum Layer {
     Flatten,
     /// (n) -> (h, w, c): a view, no copy.
     Reshape { h: usize, w: usize, c: usize },
+    /// Corrupts its input in training only (Keras' GaussianNoise and
+    /// friends); the identity in inference.
+    Noise(Noise),
 }
 
 impl Layer {
@@ -177,6 +178,10 @@ impl Layer {
         LayerSpec::new(Layer::Flatten)
     }
 
+    pub fn noise(n: Noise) -> LayerSpec {
+        LayerSpec::new(Layer::Noise(n))
+    }
+
     pub fn reshape(h: usize, w: usize, c: usize) -> LayerSpec {
         LayerSpec::new(Layer::Reshape { h, w, c })
     }
@@ -206,6 +211,7 @@ impl Layer {
             Layer::UpSample { .. } => "UpSampling2D",
             Layer::Flatten => "Flatten",
             Layer::Reshape { .. } => "Reshape",
+            Layer::Noise(_) => "Noise",
         }
     }
 
@@ -222,6 +228,7 @@ impl Layer {
             Layer::UpSample { .. } => "up_sampling2d",
             Layer::Flatten => "flatten",
             Layer::Reshape { .. } => "reshape",
+            Layer::Noise(_) => "noise",
         }
     }
 
@@ -316,6 +323,7 @@ impl Layer {
                 Ok(Shape::image(input.h * factor, input.w * factor, input.c))
             }
             Layer::Flatten => Ok(Shape::flat(input.size())),
+            Layer::Noise(_) => Ok(input),
             Layer::Reshape { h, w, c } => {
                 if h * w * c != input.size() {
                     return Err(format!(
@@ -331,7 +339,7 @@ impl Layer {
 }
 
 /// A layer with its name and whether its parameters train.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct LayerSpec {
     pub layer: Layer,
     /// Empty: named automatically, Keras-style (`dense_1`).
@@ -362,7 +370,7 @@ impl LayerSpec {
 }
 
 /// What the model is trained to do and with which loss.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Loss {
     /// Reconstruct the clean input; mean squared error.
     Mse,
@@ -409,6 +417,10 @@ pub struct ModelSpec {
     pub encoder_layers: usize,
     /// The preset whose checkpoint provides the encoder.
     pub encoder_from: Option<String>,
+    /// For an autoencoder: reconstruct the output of this layer (e.g. a
+    /// frozen encoder's codes, in layer-wise pretraining) instead of the
+    /// clean input.
+    pub target_layer: Option<usize>,
 }
 
 /// A spec with every layer's name and shapes resolved.
@@ -423,6 +435,17 @@ impl ModelSpec {
     /// Names every layer and checks that each accepts its input, that the
     /// last layer fits the loss and that the output matches the target.
     pub fn resolve(&self, classes: usize) -> Result<Resolved, String> {
+        let r = self.resolve_layers()?;
+        let shape = *r.outputs.last().expect("resolve_layers checks for layers");
+        let outputs = &r.outputs;
+        let last = self.layers.last().map(|l| &l.layer);
+        self.check_loss(classes, shape, outputs, last)?;
+        Ok(r)
+    }
+
+    /// Names and shapes only, without checking the output against a loss:
+    /// for running part of a model (an encoder, a decoder).
+    pub fn resolve_layers(&self) -> Result<Resolved, String> {
         if self.layers.is_empty() {
             return Err(format!("model {} has no layers", self.name));
         }
@@ -462,7 +485,20 @@ impl ModelSpec {
             outputs.push(out);
             shape = out;
         }
-        let last = self.layers.last().map(|l| &l.layer);
+        Ok(Resolved {
+            names,
+            inputs,
+            outputs,
+        })
+    }
+
+    fn check_loss(
+        &self,
+        classes: usize,
+        shape: Shape,
+        outputs: &[Shape],
+        last: Option<&Layer>,
+    ) -> Result<(), String> {
         match self.loss {
             Loss::SoftmaxCrossEntropy => {
                 if shape.size() != classes {
@@ -485,7 +521,25 @@ impl ModelSpec {
                 }
             }
             Loss::Mse | Loss::Bce => {
-                if shape.size() != self.input.size() {
+                let target = match self.target_layer {
+                    Some(k) if k + 1 >= self.layers.len() => {
+                        return Err(format!(
+                            "target layer {k} must come before the last layer {}",
+                            self.layers.len() - 1
+                        ))
+                    }
+                    Some(k) => outputs[k],
+                    None => self.input,
+                };
+                if shape.size() != target.size() {
+                    return Err(format!(
+                        "an autoencoder must reconstruct its {} targets, but {} ends in {}",
+                        target.size(),
+                        self.name,
+                        shape.size()
+                    ));
+                }
+                if shape.size() != self.input.size() && self.target_layer.is_none() {
                     return Err(format!(
                         "an autoencoder must reconstruct its {} inputs, but {} ends in {}",
                         self.input.size(),
@@ -509,10 +563,6 @@ impl ModelSpec {
                 }
             }
         }
-        Ok(Resolved {
-            names,
-            inputs,
-            outputs,
-        })
+        Ok(())
     }
 }

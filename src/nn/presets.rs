@@ -80,6 +80,7 @@ pub fn preset(name: &str) -> Result<ModelSpec, String> {
                 train_limit: None,
                 encoder_layers: 0,
                 encoder_from: None,
+                target_layer: None,
             }
         }
         "raw-classifier" => classifier(name, img, Vec::new()),
@@ -128,6 +129,7 @@ pub fn preset(name: &str) -> Result<ModelSpec, String> {
                     train_limit: None,
                     encoder_layers: 0,
                     encoder_from: None,
+                    target_layer: None,
                 }
             } else {
                 // All but the last conv layer frozen.
@@ -154,6 +156,7 @@ pub fn preset(name: &str) -> Result<ModelSpec, String> {
                     train_limit: None,
                     encoder_layers: 6,
                     encoder_from: Some("conv-dae".into()),
+                    target_layer: None,
                 }
             }
         }
@@ -193,6 +196,7 @@ pub fn preset(name: &str) -> Result<ModelSpec, String> {
                 train_limit: None,
                 encoder_layers: 0,
                 encoder_from: None,
+                target_layer: None,
             }
         }
         "sp-cnn" => ModelSpec {
@@ -216,6 +220,7 @@ pub fn preset(name: &str) -> Result<ModelSpec, String> {
             train_limit: None,
             encoder_layers: 0,
             encoder_from: None,
+            target_layer: None,
         },
         "shallow-ae" | "shallow-dae" => ModelSpec {
             name: name.into(),
@@ -240,6 +245,7 @@ pub fn preset(name: &str) -> Result<ModelSpec, String> {
             train_limit: Some(50_000),
             encoder_layers: 0,
             encoder_from: None,
+            target_layer: None,
         },
         "sp-mlp" | "sp-mlp-l2" => {
             let (h1, h2, l2, epochs) = if name == "sp-mlp" {
@@ -264,6 +270,7 @@ pub fn preset(name: &str) -> Result<ModelSpec, String> {
                 train_limit: None,
                 encoder_layers: 0,
                 encoder_from: None,
+                target_layer: None,
             }
         }
         "sp-dae" => ModelSpec {
@@ -284,6 +291,7 @@ pub fn preset(name: &str) -> Result<ModelSpec, String> {
             train_limit: None,
             encoder_layers: 0,
             encoder_from: None,
+            target_layer: None,
         },
         _ => {
             let known: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
@@ -321,5 +329,6 @@ fn classifier(name: &str, input: Shape, encoder: Vec<LayerSpec>) -> ModelSpec {
         train_limit: None,
         encoder_layers: 0,
         encoder_from: None,
+        target_layer: None,
     }
 }

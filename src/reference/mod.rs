@@ -2,6 +2,7 @@
 //! are the oracle the GPU kernels are tested and benchmarked against.
 
 pub mod activation;
+pub mod analysis;
 pub mod batchnorm;
 pub mod conv2d;
 pub mod dropout;

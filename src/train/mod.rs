@@ -7,6 +7,7 @@
 //! them without waiting. Losses and accuracy counts accumulate on the GPU;
 //! the only wait is the end-of-epoch readback of those few sums.
 
+pub mod infer;
 pub mod plan;
 
 use std::sync::atomic::{AtomicUsize, Ordering};

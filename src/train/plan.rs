@@ -29,6 +29,8 @@ pub const METRIC_SLOTS: usize = 4;
 
 /// Random streams: 0 for input noise, 1 + layer index for dropout.
 const NOISE_STREAM: u32 = 0;
+/// Random streams of noise layers: this + layer index.
+const NOISE_LAYER_STREAM: u32 = 1 << 16;
 
 /// The model's state on the GPU: one flat buffer of parameters, the
 /// gradients and optimizer state of its trainable prefix.
@@ -50,6 +52,16 @@ impl GpuModel {
         init: &[f32],
     ) -> Result<GpuModel, String> {
         let resolved = spec.resolve(classes)?;
+        Self::with_resolved(gpu, spec, resolved, init)
+    }
+
+    /// A model whose output is checked against no loss (part of a model).
+    pub fn with_resolved(
+        gpu: &Gpu,
+        spec: ModelSpec,
+        resolved: Resolved,
+        init: &[f32],
+    ) -> Result<GpuModel, String> {
         let layout = ParamLayout::new(&spec, &resolved);
         if init.len() != layout.total_len {
             return Err(format!(
@@ -313,6 +325,13 @@ pub fn forward_program(
                 )?
             }
             Layer::Flatten | Layer::Reshape { .. } => continue,
+            Layer::Noise(n) => {
+                if mode == Mode::Train {
+                    noise::apply(gpu, y, x, n_out, *n, NOISE_LAYER_STREAM + i as u32)?
+                } else {
+                    activation::forward(gpu, y, x, n_out, Activation::Identity)?
+                }
+            }
         };
         p.push(d);
     }
@@ -333,13 +352,17 @@ pub fn loss_program(
     let out = b.output();
     let cols = m.resolved.outputs[last].size();
     let dlast = &b.dacts[last];
+    let target = match m.spec.target_layer {
+        Some(k) => &b.acts[k],
+        None => &b.x_clean,
+    };
     match m.spec.loss {
         Loss::Mse => p.push(loss::mse(
             gpu,
             dlast,
             &b.row_loss,
             out,
-            &b.x_clean,
+            target,
             b.batch,
             cols,
         )?),
@@ -348,13 +371,11 @@ pub fn loss_program(
             dlast,
             &b.row_loss,
             out,
-            &b.x_clean,
+            target,
             b.batch,
             cols,
         )?),
         Loss::SoftmaxCrossEntropy => {
-            // The probabilities go to the pre-activation scratch: the dense
-            // output keeps the logits.
             p.push(loss::softmax_xent(
                 gpu,
                 dlast,
@@ -559,6 +580,19 @@ pub fn backward_program(gpu: &Gpu, m: &GpuModel, b: &Buffers) -> Result<Program,
             }
             // Views: the input gradient is the output gradient's buffer.
             Layer::Flatten | Layer::Reshape { .. } => {}
+            // Additive noise passes the gradient straight through.
+            Layer::Noise(_) => {
+                if let Some(dx) = dx {
+                    p.push(activation::backward(
+                        gpu,
+                        dx,
+                        dy,
+                        y,
+                        n_out,
+                        Activation::Identity,
+                    )?);
+                }
+            }
         }
     }
     // Keras l2(f) on each trainable Dense kernel: g += 2·f·w.
