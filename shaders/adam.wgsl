@@ -43,8 +43,8 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> m: array<f32>;
 @group(0) @binding(6) var<storage, read_write> v4: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read_write> v: array<f32>;
-@group(0) @binding(8) var<uniform> p: Params;
-@group(1) @binding(0) var<uniform> s: Step;
+@group(0) @binding(8) var<storage, read> p: Params;
+@group(1) @binding(0) var<storage, read> s: Step;
 
 fn alpha() -> f32 {
     return s.lr * sqrt(s.bias_correction2) / s.bias_correction1;

@@ -23,7 +23,7 @@ struct Params {
 @group(0) @binding(0) var<storage, read> partial: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dgamma: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dbeta: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
+@group(0) @binding(3) var<storage, read> p: Params;
 
 var<workgroup> w: array<vec2<f32>, 64>;
 

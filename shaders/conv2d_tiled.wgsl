@@ -34,7 +34,7 @@ const KT: u32 = 16u;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
+@group(0) @binding(4) var<storage, read> p: Params;
 
 var<workgroup> as_: array<f32, 1024>;
 var<workgroup> bs: array<f32, 1024>;

@@ -26,8 +26,8 @@ struct Step {
 
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(2) var<uniform> p: Params;
-@group(1) @binding(0) var<uniform> s: Step;
+@group(0) @binding(2) var<storage, read> p: Params;
+@group(1) @binding(0) var<storage, read> s: Step;
 
 // ---- counter-based RNG: keep identical to src/reference/noise.rs ----
 fn pcg(v: u32) -> u32 {

@@ -38,8 +38,8 @@ struct Step {
 @group(0) @binding(2) var<storage, read> indices: array<u32>;
 @group(0) @binding(3) var<storage, read_write> x: array<f32>;
 @group(0) @binding(4) var<storage, read_write> labels_out: array<u32>;
-@group(0) @binding(5) var<uniform> p: Params;
-@group(1) @binding(0) var<uniform> s: Step;
+@group(0) @binding(5) var<storage, read> p: Params;
+@group(1) @binding(0) var<storage, read> s: Step;
 
 fn byte_at(i: u32) -> u32 {
     return (images[i >> 2u] >> ((i & 3u) * 8u)) & 0xffu;

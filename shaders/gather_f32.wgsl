@@ -30,8 +30,8 @@ struct Step {
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read> indices: array<u32>;
 @group(0) @binding(2) var<storage, read_write> x: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
-@group(1) @binding(0) var<uniform> s: Step;
+@group(0) @binding(3) var<storage, read> p: Params;
+@group(1) @binding(0) var<storage, read> s: Step;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32,

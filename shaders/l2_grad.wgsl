@@ -18,7 +18,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> params: array<f32>;
 @group(0) @binding(2) var<storage, read_write> grads4: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> grads: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
+@group(0) @binding(4) var<storage, read> p: Params;
 
 // One invocation per 4 elements (one vec4); workgroup 64; the grid may be
 // 2-D (groups_2d). The invocation of the last, partial quad does its 1-3

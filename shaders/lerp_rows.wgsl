@@ -15,7 +15,7 @@ struct Params {
 @group(0) @binding(1) var<storage, read> z2: array<f32>;
 @group(0) @binding(2) var<storage, read> alphas: array<f32>;
 @group(0) @binding(3) var<storage, read_write> z: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
+@group(0) @binding(4) var<storage, read> p: Params;
 
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32,

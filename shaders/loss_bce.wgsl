@@ -32,8 +32,8 @@ struct Step {
 @group(0) @binding(1) var<storage, read> tgt: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dlogits: array<f32>;
 @group(0) @binding(3) var<storage, read_write> row_loss: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
-@group(1) @binding(0) var<uniform> s: Step;
+@group(0) @binding(4) var<storage, read> p: Params;
+@group(1) @binding(0) var<storage, read> s: Step;
 
 var<workgroup> part: array<f32, 64>;
 

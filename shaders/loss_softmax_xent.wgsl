@@ -35,8 +35,8 @@ struct Step {
 @group(0) @binding(3) var<storage, read_write> dlogits: array<f32>;
 @group(0) @binding(4) var<storage, read_write> row_loss: array<f32>;
 @group(0) @binding(5) var<storage, read_write> row_correct: array<f32>;
-@group(0) @binding(6) var<uniform> p: Params;
-@group(1) @binding(0) var<uniform> s: Step;
+@group(0) @binding(6) var<storage, read> p: Params;
+@group(1) @binding(0) var<storage, read> s: Step;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {

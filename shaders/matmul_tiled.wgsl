@@ -26,7 +26,7 @@ const KT: u32 = 16u;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
-@group(0) @binding(4) var<uniform> p: Params;
+@group(0) @binding(4) var<storage, read> p: Params;
 
 // as_[kx * TILE + row], bs[kx * TILE + col]: one K slab of the A and B tiles.
 var<workgroup> as_: array<f32, 1024>;

@@ -15,7 +15,7 @@ struct Params {
 
 @group(0) @binding(0) var<storage, read> values: array<f32>;
 @group(0) @binding(1) var<storage, read_write> acc: array<f32>;
-@group(0) @binding(2) var<uniform> p: Params;
+@group(0) @binding(2) var<storage, read> p: Params;
 
 const WG: u32 = 256u;
 var<workgroup> part: array<f32, WG>;

@@ -33,8 +33,8 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> params: array<f32>;
 @group(0) @binding(4) var<storage, read_write> velocity4: array<vec4<f32>>;
 @group(0) @binding(5) var<storage, read_write> velocity: array<f32>;
-@group(0) @binding(6) var<uniform> p: Params;
-@group(1) @binding(0) var<uniform> s: Step;
+@group(0) @binding(6) var<storage, read> p: Params;
+@group(1) @binding(0) var<storage, read> s: Step;
 
 fn update_one(i: u32) {
     let g = grads[p.off_g + i];

@@ -138,7 +138,9 @@ fn check_forward(gpu: &Gpu, variant: Variant, s: Conv2d, act: Activation, seed: 
     );
 }
 
-fn check_backward_input(gpu: &Gpu, variant: Variant, s: Conv2d, seed: u64) {
+/// `variant` None: the single-dispatch [`conv2d::backward_input`] (the
+/// adapter's best variant, W read in place); otherwise the program form.
+fn check_backward_input(gpu: &Gpu, variant: Option<Variant>, s: Conv2d, seed: u64) {
     let mut r = rng(seed);
     let dy = uniform(&mut r, s.y_len(), -1.0, 1.0);
     let w = uniform(&mut r, s.w_len(), -1.0, 1.0);
@@ -146,8 +148,14 @@ fn check_backward_input(gpu: &Gpu, variant: Variant, s: Conv2d, seed: u64) {
     let dyt = gpu.upload_f32("dy", &dy).unwrap();
     let pt = gpu.upload_f32("params", &p).unwrap();
     let dxt = gpu.upload_f32("dx", &vec![f32::NAN; s.x_len()]).unwrap();
-    let mut prog = Program::default();
-    prog.push(conv2d::backward_input_variant(gpu, &dxt, &dyt, pt.at(W_OFF), s, variant).unwrap());
+    let prog = match variant {
+        Some(v) => conv2d::backward_input_variant(gpu, &dxt, &dyt, pt.at(W_OFF), s, v).unwrap(),
+        None => {
+            let mut p = Program::default();
+            p.push(conv2d::backward_input(gpu, &dxt, &dyt, pt.at(W_OFF), s).unwrap());
+            p
+        }
+    };
     run(gpu, prog);
     let got = gpu.read_f32(&dxt).unwrap();
     let mut want = vec![0.0; s.x_len()];
@@ -208,18 +216,27 @@ fn conv2d_backward_input_matches_reference() {
     let Some(gpu) = gpu() else { return };
     for variant in variants(gpu) {
         for (i, s) in ragged_shapes().into_iter().enumerate() {
-            check_backward_input(gpu, variant, s, 30 + i as u64);
+            check_backward_input(gpu, Some(variant), s, 30 + i as u64);
         }
+    }
+}
+
+#[test]
+fn conv2d_backward_input_single_dispatch_matches_reference() {
+    let Some(gpu) = gpu() else { return };
+    for (i, s) in ragged_shapes().into_iter().enumerate() {
+        check_backward_input(gpu, None, s, 40 + i as u64);
     }
 }
 
 #[test]
 fn conv2d_backward_weight_matches_reference() {
     let Some(gpu) = gpu() else { return };
-    // The last shape has enough pixels (1,875) to be split over K and reduced.
+    // The last shapes have enough pixels (1,875) to be split over K and reduced.
     let mut shapes = ragged_shapes();
     shapes.push(conv(3, 25, 25, 3, 17, 3, Padding::Same));
     shapes.push(conv(3, 25, 25, 16, 20, 3, Padding::Same));
+    shapes.push(conv(3, 25, 25, 16, 1, 3, Padding::Same));
     for variant in variants(gpu) {
         for (i, &s) in shapes.iter().enumerate() {
             check_backward_weight(gpu, variant, s, 50 + i as u64);
@@ -265,7 +282,13 @@ fn conv2d_preset_shapes_match_reference() {
         Activation::Sigmoid,
         81,
     );
-    check_backward_input(gpu, best, conv(16, 14, 14, 32, 16, 3, Padding::Same), 82);
+    check_backward_input(
+        gpu,
+        Some(best),
+        conv(16, 14, 14, 32, 16, 3, Padding::Same),
+        82,
+    );
+    check_backward_input(gpu, None, conv(16, 12, 12, 64, 112, 3, Padding::Valid), 85);
     check_backward_weight(gpu, best, conv(16, 28, 28, 1, 32, 3, Padding::Same), 83);
     check_backward_weight(gpu, best, conv(4, 26, 26, 32, 64, 3, Padding::Valid), 84);
 }

@@ -128,8 +128,9 @@ impl Gpu {
             entries: &[wgpu::BindGroupLayoutEntry {
                 binding: 0,
                 visibility: wgpu::ShaderStages::COMPUTE,
+                // Storage, not uniform: see `Binding::Uniform` on lavapipe.
                 ty: wgpu::BindingType::Buffer {
-                    ty: wgpu::BufferBindingType::Uniform,
+                    ty: wgpu::BufferBindingType::Storage { read_only: true },
                     has_dynamic_offset: true,
                     min_binding_size: wgpu::BufferSize::new(
                         std::mem::size_of::<super::StepInfo>() as u64

@@ -94,7 +94,12 @@ impl Kernel {
                     ty: match b {
                         Binding::ReadOnly => wgpu::BufferBindingType::Storage { read_only: true },
                         Binding::ReadWrite => wgpu::BufferBindingType::Storage { read_only: false },
-                        Binding::Uniform => wgpu::BufferBindingType::Uniform,
+                        // Params are read from a storage buffer: Mesa's
+                        // lavapipe specialises a shader on the values of its
+                        // first uniform buffer and recompiles it (with LLVM,
+                        // leaking the old code) whenever they change, which
+                        // happens at every dispatch that reuses a pipeline.
+                        Binding::Uniform => wgpu::BufferBindingType::Storage { read_only: true },
                     },
                     has_dynamic_offset: false,
                     min_binding_size: None,

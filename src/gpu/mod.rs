@@ -16,7 +16,7 @@ pub use kernel::{step_offset, Binding, Dispatch, Kernel, KernelSpec, Program};
 
 /// Values that change from one training step to the next. The scheduler writes
 /// one per step into the step buffer (256-byte stride, read with a dynamic
-/// offset) before the epoch starts; kernels read it as `var<uniform> s: Step`.
+/// offset) before the epoch starts; kernels read it as `var<storage, read> s: Step`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable, PartialEq)]
 pub struct StepInfo {

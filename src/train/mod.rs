@@ -28,6 +28,11 @@ use plan::{GpuModel, StepPlan, METRIC_SLOTS, TEST_CORRECT, TEST_LOSS, TRAIN_CORR
 /// the same every epoch and never collides with a training step's draws.
 const EVAL_STEP_BASE: u32 = 0x4000_0000;
 
+/// Submissions queued ahead of the GPU before recording waits for the
+/// oldest. Unbounded queues made lavapipe's memory grow by hundreds of
+/// megabytes per epoch; a few in flight keep the GPU as busy.
+const MAX_IN_FLIGHT: usize = 3;
+
 /// One epoch's figures.
 #[derive(Clone, Debug)]
 pub struct EpochMetrics {
@@ -46,7 +51,7 @@ pub struct Trainer<'g> {
     pub data: GpuDataset,
     pub plan: StepPlan,
     step_buffer: wgpu::Buffer,
-    step_group: wgpu::BindGroup,
+    pub step_group: wgpu::BindGroup,
     pub batch: usize,
     pub train_steps: usize,
     pub eval_steps: usize,
@@ -131,7 +136,14 @@ impl<'g> Trainer<'g> {
 
     /// Records `count` steps of `program` from step slot `first` into
     /// command buffers and submits them; `done` counts finished steps.
-    fn submit(&self, program: &Program, first: usize, count: usize, done: &Arc<AtomicUsize>) {
+    fn submit(
+        &self,
+        program: &Program,
+        first: usize,
+        count: usize,
+        done: &Arc<AtomicUsize>,
+    ) -> Result<(), GpuError> {
+        let mut in_flight = std::collections::VecDeque::new();
         let mut at = 0;
         while at < count {
             let chunk = self.steps_per_submit.min(count - at);
@@ -150,13 +162,25 @@ impl<'g> Trainer<'g> {
                     program.record(&mut pass, Some((&self.step_group, step_offset(s))));
                 }
             }
-            self.gpu.queue.submit([enc.finish()]);
+            let index = self.gpu.queue.submit([enc.finish()]);
+            in_flight.push_back(index);
+            if in_flight.len() > MAX_IN_FLIGHT {
+                let oldest = in_flight.pop_front().expect("non-empty");
+                self.gpu
+                    .device
+                    .poll(wgpu::PollType::Wait {
+                        submission_index: Some(oldest),
+                        timeout: None,
+                    })
+                    .map_err(|e| GpuError::Readback(e.to_string()))?;
+            }
             let done = done.clone();
             self.gpu.queue.on_submitted_work_done(move || {
                 done.fetch_add(chunk, Ordering::Relaxed);
             });
             at += chunk;
         }
+        Ok(())
     }
 
     /// Polls without blocking until `total` steps are done, reporting
@@ -217,8 +241,8 @@ impl<'g> Trainer<'g> {
 
         let done = Arc::new(AtomicUsize::new(0));
         let total = self.train_steps + self.eval_steps;
-        self.submit(&self.plan.train, 0, self.train_steps, &done);
-        self.submit(&self.plan.eval, self.train_steps, self.eval_steps, &done);
+        self.submit(&self.plan.train, 0, self.train_steps, &done)?;
+        self.submit(&self.plan.eval, self.train_steps, self.eval_steps, &done)?;
         self.drain(&done, total, |n| progress(n, total))?;
         self.global_step += self.train_steps as u32;
         let sums = self.read_metrics()?;
@@ -251,7 +275,7 @@ impl<'g> Trainer<'g> {
         self.gpu.write_steps(&self.step_buffer, &all);
         self.gpu.write_f32(&self.plan.acc, &[0.0; METRIC_SLOTS]);
         let done = Arc::new(AtomicUsize::new(0));
-        self.submit(&self.plan.eval, self.train_steps, self.eval_steps, &done);
+        self.submit(&self.plan.eval, self.train_steps, self.eval_steps, &done)?;
         self.drain(&done, self.eval_steps, |_| {})?;
         let sums = self.read_metrics()?;
         let n = self.data.test.count as f64;
@@ -316,7 +340,7 @@ impl<'g> Trainer<'g> {
         self.gpu.wait()?;
         let t0 = Instant::now();
         let done = Arc::new(AtomicUsize::new(0));
-        self.submit(&self.plan.train, 0, n, &done);
+        self.submit(&self.plan.train, 0, n, &done)?;
         self.gpu.wait()?;
         self.global_step += n as u32;
         Ok(t0.elapsed().as_secs_f64())

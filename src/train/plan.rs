@@ -546,7 +546,13 @@ pub fn backward_program(gpu: &Gpu, m: &GpuModel, b: &Buffers) -> Result<Program,
                     )?);
                 }
                 if let Some(dx) = dx {
-                    p.push(conv2d::backward_input(gpu, dx, dz, m.params.at(w), shape)?);
+                    p.extend(conv2d::backward_input_program(
+                        gpu,
+                        dx,
+                        dz,
+                        m.params.at(w),
+                        shape,
+                    )?);
                 }
             }
             Layer::MaxPool { .. } => {
