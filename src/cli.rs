@@ -176,3 +176,66 @@ pub fn bench(reps: usize, profile: bool, step_only: bool) -> anyhow::Result<()> 
     }
     Ok(())
 }
+
+#[derive(Args)]
+pub struct ExperimentArgs {
+    /// The study: mlp-dae.
+    name: String,
+    /// mnist or fashion-mnist.
+    #[arg(long, default_value = "mnist")]
+    dataset: String,
+    /// Fraction of every training's epochs, in (0, 1] (at least one epoch).
+    #[arg(long, default_value_t = 1.0)]
+    scale: f64,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Output folder (default: runs/experiment-NAME-DATASET-sSEED).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Train on the first N training images only.
+    #[arg(long)]
+    train_limit: Option<usize>,
+    /// Evaluate on the first N test images only.
+    #[arg(long)]
+    test_limit: Option<usize>,
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub fn experiment(a: ExperimentArgs) -> anyhow::Result<()> {
+    let dataset = parse_dataset(&a.dataset)?;
+    if !(a.scale > 0.0 && a.scale <= 1.0) {
+        anyhow::bail!("--scale must be in (0, 1], got {}", a.scale);
+    }
+    let o = dae::experiment::ExperimentOptions {
+        dataset,
+        scale: a.scale,
+        seed: a.seed,
+        out: a.out.unwrap_or_else(|| {
+            PathBuf::from("runs").join(format!("experiment-{}-{}-s{}", a.name, dataset, a.seed))
+        }),
+        data_root: Dataset::default_root(),
+        train_limit: a.train_limit,
+        test_limit: a.test_limit,
+        progress: !a.quiet,
+    };
+    if !dae::experiment::EXPERIMENTS
+        .iter()
+        .any(|(n, _)| *n == a.name)
+    {
+        let known: Vec<&str> = dae::experiment::EXPERIMENTS
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
+        anyhow::bail!(
+            "unknown experiment {:?}; implemented: {} (conv-dae, stacked, fashion-cae and sp-dae are not yet)",
+            a.name,
+            known.join(", ")
+        );
+    }
+    o.load()?;
+    let gpu = open_gpu()?;
+    let report = dae::experiment::run(&gpu, &a.name, &o)?;
+    println!("wrote {}", report.display());
+    Ok(())
+}

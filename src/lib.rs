@@ -8,6 +8,7 @@
 
 pub mod bench;
 pub mod data;
+pub mod experiment;
 pub mod gpu;
 pub mod kernels;
 pub mod nn;

@@ -42,6 +42,9 @@ enum Command {
         #[arg(long)]
         noise: Option<String>,
     },
+    /// Run a whole study of EXPERIMENTS.md: trainings, tables, figures and
+    /// report.md.
+    Experiment(cli::ExperimentArgs),
     /// Time the kernels and one full training step on this adapter.
     Bench {
         /// Timed repetitions per row (the median is reported).
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Command::Info => cli::info(),
         Command::Summary { preset } => cli::summary(&preset),
         Command::Train(args) => cli::train(args),
+        Command::Experiment(args) => cli::experiment(args),
         Command::Eval {
             checkpoint,
             dataset,

@@ -418,7 +418,7 @@ fn write_figures(
                 .map(|(a, b)| ((a - b) as f64).powi(2))
                 .sum::<f64>()
                 / 784.0;
-            captions.push(format!("{mse:.4}"));
+            captions.push(format!("MSE {mse:.4}"));
         }
         let text = report::GridText {
             title: Some(format!("{}: test images (noise {})", spec.name, spec.noise)),

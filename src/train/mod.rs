@@ -292,6 +292,30 @@ impl<'g> Trainer<'g> {
     /// The first `count` test images: (clean, noisy, model output), each
     /// (count, features), from one evaluation step.
     pub fn test_outputs(&mut self, count: usize) -> anyhow::Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
+        let ids: Vec<u32> = (0..count.min(self.data.test.count) as u32).collect();
+        self.test_outputs_for(&ids)
+    }
+
+    /// (clean, noisy, output) of the given test images (at most one batch),
+    /// from one evaluation step over them.
+    pub fn test_outputs_for(
+        &mut self,
+        ids: &[u32],
+    ) -> anyhow::Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
+        let count = ids.len();
+        anyhow::ensure!(
+            count <= self.batch,
+            "{count} images exceed the batch of {}",
+            self.batch
+        );
+        anyhow::ensure!(
+            ids.iter().all(|&i| (i as usize) < self.data.test.count),
+            "a test image index is out of range"
+        );
+        // Put the chosen images first in the test order, then restore it.
+        let mut order: Vec<u32> = (0..self.data.test.count as u32).collect();
+        order[..count].copy_from_slice(ids);
+        self.gpu.write_u32(&self.plan.test_indices, &order);
         let info = self.eval_steps_info()[0];
         self.plan.eval.run(self.gpu, &info)?;
         let b = &self.plan.train_buffers;
@@ -307,6 +331,8 @@ impl<'g> Trainer<'g> {
         let clean = self.gpu.read_f32(&b.x_clean)?;
         let noisy = self.gpu.read_f32(&b.x_in)?;
         let out = self.gpu.read_f32(b.output())?;
+        let identity: Vec<u32> = (0..self.data.test.count as u32).collect();
+        self.gpu.write_u32(&self.plan.test_indices, &identity);
         Ok((
             clean[..n * f].to_vec(),
             noisy[..n * f].to_vec(),

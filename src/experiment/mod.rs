@@ -1,0 +1,129 @@
+//! `dae experiment NAME`: a whole study of EXPERIMENTS.md, trained on the GPU,
+//! written as CSV tables, PNG figures, checkpoints and a `report.md`.
+
+mod mlp_dae;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
+
+use crate::data::{Dataset, DatasetName};
+use crate::gpu::Gpu;
+use crate::report;
+use crate::run::TrainOptions;
+
+/// The studies `dae experiment` knows, with what each produces.
+pub const EXPERIMENTS: &[(&str, &str)] = &[(
+    "mlp-dae",
+    "deep dense DAE; uniform-noise grids and MSE table; code vs raw-pixel classifiers",
+)];
+
+/// Options shared by every study.
+#[derive(Clone, Debug)]
+pub struct ExperimentOptions {
+    pub dataset: DatasetName,
+    /// Fraction of each training's epochs to run (at least one epoch).
+    pub scale: f64,
+    pub seed: u64,
+    pub out: PathBuf,
+    pub data_root: PathBuf,
+    /// Train on only the first N training images (for quick checks).
+    pub train_limit: Option<usize>,
+    /// Evaluate on only the first N test images.
+    pub test_limit: Option<usize>,
+    pub progress: bool,
+}
+
+impl ExperimentOptions {
+    /// The epochs a training of `full` epochs gets at this scale.
+    pub fn epochs(&self, full: usize) -> usize {
+        ((full as f64 * self.scale).round() as usize).max(1)
+    }
+
+    /// Options for one training of the study, written to `out/sub`.
+    pub fn train(&self, preset: &str, sub: &str, full_epochs: usize) -> TrainOptions {
+        TrainOptions {
+            preset: preset.into(),
+            dataset: self.dataset,
+            epochs: Some(self.epochs(full_epochs)),
+            batch_size: None,
+            lr: None,
+            seed: self.seed,
+            noise: None,
+            l2: None,
+            train_limit: self.train_limit,
+            test_limit: self.test_limit,
+            out: self.out.join(sub),
+            data_root: self.data_root.clone(),
+            progress: self.progress,
+            encoder: None,
+        }
+    }
+
+    /// The dataset, cut to `test_limit` test images.
+    pub fn load(&self) -> anyhow::Result<Dataset> {
+        let mut d = Dataset::load(&self.data_root, self.dataset)?;
+        if let Some(n) = self.test_limit {
+            let n = n.min(d.test_labels.len());
+            let f = d.rows * d.cols;
+            d.test_images.truncate(n * f);
+            d.test_labels.truncate(n);
+        }
+        Ok(d)
+    }
+}
+
+/// Runs study `name`; returns the path of its report.
+pub fn run(gpu: &Gpu, name: &str, o: &ExperimentOptions) -> anyhow::Result<PathBuf> {
+    if !(o.scale > 0.0 && o.scale <= 1.0) {
+        bail!("--scale must be in (0, 1], got {}", o.scale);
+    }
+    std::fs::create_dir_all(&o.out)?;
+    match name {
+        "mlp-dae" => mlp_dae::run(gpu, o),
+        _ => {
+            let known: Vec<&str> = EXPERIMENTS.iter().map(|(n, _)| *n).collect();
+            bail!(
+                "unknown experiment {name:?}; implemented: {} (conv-dae, stacked, fashion-cae and sp-dae are not yet)",
+                known.join(", ")
+            )
+        }
+    }
+}
+
+/// A markdown report built section by section.
+#[derive(Default)]
+pub struct Report {
+    text: String,
+}
+
+impl Report {
+    pub fn heading(&mut self, level: usize, title: &str) {
+        self.text
+            .push_str(&format!("{} {title}\n\n", "#".repeat(level)));
+    }
+
+    pub fn para(&mut self, text: &str) {
+        self.text.push_str(text);
+        self.text.push_str("\n\n");
+    }
+
+    pub fn table(&mut self, header: &[&str], rows: &[Vec<String>]) {
+        self.text.push_str(&format!("| {} |\n", header.join(" | ")));
+        self.text
+            .push_str(&format!("|{}\n", " --- |".repeat(header.len())));
+        for r in rows {
+            self.text.push_str(&format!("| {} |\n", r.join(" | ")));
+        }
+        self.text.push('\n');
+    }
+
+    pub fn image(&mut self, caption: &str, path: &str) {
+        self.text.push_str(&format!("![{caption}]({path})\n\n"));
+    }
+
+    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        report::atomic_write(path, self.text.as_bytes())?;
+        Ok(())
+    }
+}

@@ -1,0 +1,85 @@
+//! Each implemented study runs at a tiny scale and writes every promised
+//! file: valid PNGs, CSVs with the expected rows and columns, a report.
+
+mod common;
+
+use std::path::Path;
+
+use common::gpu;
+use dae::data::{Dataset, DatasetName};
+use dae::experiment::{self, ExperimentOptions};
+
+fn png_size(path: &Path) -> (u32, u32) {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let decoder = png::Decoder::new(std::io::BufReader::new(file));
+    let reader = decoder
+        .read_info()
+        .unwrap_or_else(|e| panic!("{} is not a PNG: {e}", path.display()));
+    let info = reader.info();
+    (info.width, info.height)
+}
+
+fn csv(path: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .map(|l| l.split(',').map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn mlp_dae_study_writes_every_file() {
+    let Some(gpu) = gpu() else { return };
+    let out = std::env::temp_dir().join(format!("dae-exp-mlp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let o = ExperimentOptions {
+        dataset: DatasetName::Mnist,
+        scale: 0.01,
+        seed: 3,
+        out: out.clone(),
+        data_root: Dataset::default_root(),
+        train_limit: Some(512),
+        test_limit: Some(300),
+        progress: false,
+    };
+    let report = experiment::run(gpu, "mlp-dae", &o).unwrap();
+    let text = std::fs::read_to_string(&report).unwrap();
+    for p in ["0.1", "0.2", "0.3", "0.4", "0.5"] {
+        let (w, h) = png_size(&out.join(format!("uniform_{p}.png")));
+        assert!(w > 10 * 28 && h > 3 * 28, "grid {p} is {w}x{h}");
+        assert!(text.contains(&format!("uniform_{p}.png")));
+    }
+    let noise = csv(&out.join("uniform_noise.csv"));
+    assert_eq!(noise.len(), 6, "header + 5 levels");
+    assert_eq!(noise[0], ["level", "test_mse"]);
+    assert!(noise[1..]
+        .iter()
+        .all(|r| r[1].parse::<f64>().unwrap() > 0.0));
+    let cls = csv(&out.join("classifiers.csv"));
+    assert_eq!(cls.len(), 3, "header + 2 classifiers");
+    assert_eq!(cls[1][0], "code-classifier");
+    assert_eq!(cls[2][0], "raw-classifier");
+    for sub in ["mlp-dae", "code-classifier", "raw-classifier"] {
+        assert!(out.join(sub).join("model.safetensors").exists(), "{sub}");
+        png_size(&out.join(sub).join("loss.png"));
+    }
+    png_size(&out.join("mlp-dae/reconstructions.png"));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn unknown_study_is_named() {
+    let Some(gpu) = gpu() else { return };
+    let o = ExperimentOptions {
+        dataset: DatasetName::Mnist,
+        scale: 0.1,
+        seed: 1,
+        out: std::env::temp_dir().join("dae-exp-none"),
+        data_root: Dataset::default_root(),
+        train_limit: None,
+        test_limit: None,
+        progress: false,
+    };
+    let err = experiment::run(gpu, "nope", &o).unwrap_err().to_string();
+    assert!(err.contains("mlp-dae"), "{err}");
+}
