@@ -68,6 +68,41 @@ fn mlp_dae_study_writes_every_file() {
 }
 
 #[test]
+fn conv_dae_study_writes_every_file() {
+    let Some(gpu) = gpu() else { return };
+    let out = std::env::temp_dir().join(format!("dae-exp-conv-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let o = ExperimentOptions {
+        dataset: DatasetName::Mnist,
+        scale: 0.01,
+        seed: 3,
+        out: out.clone(),
+        data_root: Dataset::default_root(),
+        train_limit: Some(256),
+        test_limit: Some(200),
+        progress: false,
+    };
+    let report = experiment::run(gpu, "conv-dae", &o).unwrap();
+    let text = std::fs::read_to_string(&report).unwrap();
+    let (w, h) = png_size(&out.join("masked_reconstructions.png"));
+    assert!(w > 10 * 28 && h > 3 * 28, "grid is {w}x{h}");
+    assert!(text.contains("masked_reconstructions.png"));
+    let hist = csv(&out.join("conv_dae_history.csv"));
+    assert_eq!(hist.len(), 2, "header + 1 epoch");
+    assert_eq!(hist[0], ["epoch", "train_bce", "test_bce"]);
+    let acc = csv(&out.join("classifier_accuracy.csv"));
+    assert_eq!(acc.len(), 2);
+    assert_eq!(acc[0].len(), 4);
+    let a: f64 = acc[1][2].parse().unwrap();
+    assert!((0.0..=1.0).contains(&a));
+    for sub in ["conv-dae", "conv-dae-classifier"] {
+        assert!(out.join(sub).join("model.safetensors").exists(), "{sub}");
+        png_size(&out.join(sub).join("loss.png"));
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
 fn unknown_study_is_named() {
     let Some(gpu) = gpu() else { return };
     let o = ExperimentOptions {

@@ -1,6 +1,7 @@
 //! `dae experiment NAME`: a whole study of EXPERIMENTS.md, trained on the GPU,
 //! written as CSV tables, PNG figures, checkpoints and a `report.md`.
 
+mod conv_dae;
 mod mlp_dae;
 
 use std::path::{Path, PathBuf};
@@ -13,10 +14,16 @@ use crate::report;
 use crate::run::TrainOptions;
 
 /// The studies `dae experiment` knows, with what each produces.
-pub const EXPERIMENTS: &[(&str, &str)] = &[(
-    "mlp-dae",
-    "deep dense DAE; uniform-noise grids and MSE table; code vs raw-pixel classifiers",
-)];
+pub const EXPERIMENTS: &[(&str, &str)] = &[
+    (
+        "mlp-dae",
+        "deep dense DAE; uniform-noise grids and MSE table; code vs raw-pixel classifiers",
+    ),
+    (
+        "conv-dae",
+        "convolutional DAE with masking noise; masked grid; classifier on its frozen encoder",
+    ),
+];
 
 /// Options shared by every study.
 #[derive(Clone, Debug)]
@@ -81,10 +88,11 @@ pub fn run(gpu: &Gpu, name: &str, o: &ExperimentOptions) -> anyhow::Result<PathB
     std::fs::create_dir_all(&o.out)?;
     match name {
         "mlp-dae" => mlp_dae::run(gpu, o),
+        "conv-dae" => conv_dae::run(gpu, o),
         _ => {
             let known: Vec<&str> = EXPERIMENTS.iter().map(|(n, _)| *n).collect();
             bail!(
-                "unknown experiment {name:?}; implemented: {} (conv-dae, stacked, fashion-cae and sp-dae are not yet)",
+                "unknown experiment {name:?}; implemented: {} (stacked, fashion-cae and sp-dae are not yet)",
                 known.join(", ")
             )
         }
