@@ -103,6 +103,50 @@ fn conv_dae_study_writes_every_file() {
 }
 
 #[test]
+fn sp_dae_study_writes_every_file() {
+    let Some(gpu) = gpu() else { return };
+    let out = std::env::temp_dir().join(format!("dae-exp-sp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let o = ExperimentOptions {
+        dataset: DatasetName::Mnist,
+        scale: 0.01,
+        seed: 3,
+        out: out.clone(),
+        data_root: Dataset::default_root(),
+        train_limit: Some(256),
+        test_limit: Some(200),
+        progress: false,
+    };
+    let report = experiment::run(gpu, "sp-dae", &o).unwrap();
+    let text = std::fs::read_to_string(&report).unwrap();
+    for f in ["l2_sweep.png", "noise_sweep.png", "synthetic_digits.png"] {
+        png_size(&out.join(f));
+        assert!(text.contains(f), "{f} not in the report");
+    }
+    for p in ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"] {
+        let (w, h) = png_size(&out.join(format!("salt_pepper_{p}.png")));
+        assert!(w > 10 * 28 && h > 3 * 28, "grid {p} is {w}x{h}");
+    }
+    let sweep = csv(&out.join("l2_sweep.csv"));
+    assert_eq!(sweep.len(), 1 + 15, "header + 5 factors x 3 runs");
+    let noise = csv(&out.join("noise_sweep.csv"));
+    assert_eq!(noise.len(), 7, "header + 6 levels");
+    assert_eq!(
+        noise[0],
+        ["p", "cnn_acc_noisy", "cnn_acc_denoised", "dae_test_bce"]
+    );
+    for r in &noise[1..] {
+        for v in &r[1..3] {
+            assert!((0.0..=1.0).contains(&v.parse::<f64>().unwrap()), "{r:?}");
+        }
+    }
+    for sub in ["sp-mlp", "sp-cnn", "sp-dae"] {
+        assert!(out.join(sub).join("model.safetensors").exists(), "{sub}");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
 fn unknown_study_is_named() {
     let Some(gpu) = gpu() else { return };
     let o = ExperimentOptions {

@@ -3,6 +3,7 @@
 
 mod conv_dae;
 mod mlp_dae;
+mod sp_dae;
 
 use std::path::{Path, PathBuf};
 
@@ -22,6 +23,10 @@ pub const EXPERIMENTS: &[(&str, &str)] = &[
     (
         "conv-dae",
         "convolutional DAE with masking noise; masked grid; classifier on its frozen encoder",
+    ),
+    (
+        "sp-dae",
+        "MLP; L2 sweep; CNN; salt-and-pepper DAE; CNN on noisy vs denoised images; synthetic digits",
     ),
 ];
 
@@ -89,10 +94,11 @@ pub fn run(gpu: &Gpu, name: &str, o: &ExperimentOptions) -> anyhow::Result<PathB
     match name {
         "mlp-dae" => mlp_dae::run(gpu, o),
         "conv-dae" => conv_dae::run(gpu, o),
+        "sp-dae" => sp_dae::run(gpu, o),
         _ => {
             let known: Vec<&str> = EXPERIMENTS.iter().map(|(n, _)| *n).collect();
             bail!(
-                "unknown experiment {name:?}; implemented: {} (stacked, fashion-cae and sp-dae are not yet)",
+                "unknown experiment {name:?}; implemented: {} (stacked and fashion-cae are not yet)",
                 known.join(", ")
             )
         }
