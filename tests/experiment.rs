@@ -147,6 +147,56 @@ fn sp_dae_study_writes_every_file() {
 }
 
 #[test]
+fn fashion_cae_study_writes_every_file() {
+    let Some(gpu) = gpu() else { return };
+    let out = std::env::temp_dir().join(format!("dae-exp-fcae-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let o = ExperimentOptions {
+        dataset: DatasetName::FashionMnist,
+        scale: 0.01,
+        seed: 3,
+        out: out.clone(),
+        data_root: Dataset::default_root(),
+        train_limit: Some(100),
+        test_limit: Some(200),
+        progress: false,
+    };
+    let report = experiment::run(gpu, "fashion-cae", &o).unwrap();
+    let text = std::fs::read_to_string(&report).unwrap();
+    for f in [
+        "loss_curves.png",
+        "cae_reconstructions.png",
+        "dcae_reconstructions.png",
+        "cae_codes.png",
+        "dcae_codes.png",
+        "pca.png",
+    ] {
+        png_size(&out.join(f));
+        assert!(text.contains(f), "{f} not in the report");
+    }
+    let table = csv(&out.join("loss_per_epoch.csv"));
+    assert_eq!(table.len(), 3, "header + 1 epoch x 2 models");
+    assert_eq!(table[0], ["model", "epoch", "train_bce", "test_bce"]);
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
+fn pca_finds_the_dominant_direction() {
+    // Points spread along (1, 1, 0) with a little noise along (0, 0, 1):
+    // the first component's projection must carry the spread.
+    let n = 50;
+    let mut x = Vec::new();
+    for i in 0..n {
+        let t = i as f32 - 25.0;
+        x.extend([t, t, 0.01 * (i % 3) as f32]);
+    }
+    let p = dae::experiment::pca2(&x, n, 3);
+    let var =
+        |f: &dyn Fn(&(f64, f64)) -> f64| p.iter().map(|q| f(q).powi(2)).sum::<f64>() / n as f64;
+    assert!(var(&|q| q.0) > 1000.0 * var(&|q| q.1));
+}
+
+#[test]
 fn unknown_study_is_named() {
     let Some(gpu) = gpu() else { return };
     let o = ExperimentOptions {

@@ -2,6 +2,9 @@
 //! written as CSV tables, PNG figures, checkpoints and a `report.md`.
 
 mod conv_dae;
+mod fashion_cae;
+
+pub use fashion_cae::pca2;
 mod mlp_dae;
 mod sp_dae;
 
@@ -23,6 +26,10 @@ pub const EXPERIMENTS: &[(&str, &str)] = &[
     (
         "conv-dae",
         "convolutional DAE with masking noise; masked grid; classifier on its frozen encoder",
+    ),
+    (
+        "fashion-cae",
+        "conv AE and DAE with a 2-D code; loss curves; reconstructions; code scatter beside PCA",
     ),
     (
         "sp-dae",
@@ -95,10 +102,11 @@ pub fn run(gpu: &Gpu, name: &str, o: &ExperimentOptions) -> anyhow::Result<PathB
         "mlp-dae" => mlp_dae::run(gpu, o),
         "conv-dae" => conv_dae::run(gpu, o),
         "sp-dae" => sp_dae::run(gpu, o),
+        "fashion-cae" => fashion_cae::run(gpu, o),
         _ => {
             let known: Vec<&str> = EXPERIMENTS.iter().map(|(n, _)| *n).collect();
             bail!(
-                "unknown experiment {name:?}; implemented: {} (stacked and fashion-cae are not yet)",
+                "unknown experiment {name:?}; implemented: {} (stacked is not yet)",
                 known.join(", ")
             )
         }
