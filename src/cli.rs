@@ -179,7 +179,7 @@ pub fn bench(reps: usize, profile: bool, step_only: bool) -> anyhow::Result<()> 
 
 #[derive(Args)]
 pub struct ExperimentArgs {
-    /// The study: mlp-dae, conv-dae, fashion-cae or sp-dae.
+    /// The study: mlp-dae, conv-dae, stacked, fashion-cae or sp-dae.
     name: String,
     /// mnist or fashion-mnist.
     #[arg(long, default_value = "mnist")]
@@ -228,7 +228,7 @@ pub fn experiment(a: ExperimentArgs) -> anyhow::Result<()> {
             .map(|(n, _)| *n)
             .collect();
         anyhow::bail!(
-            "unknown experiment {:?}; implemented: {} (stacked is not yet)",
+            "unknown experiment {:?}; implemented: {}",
             a.name,
             known.join(", ")
         );

@@ -254,12 +254,26 @@ pub fn train(gpu: &Gpu, o: &TrainOptions) -> anyhow::Result<RunResult> {
 
 /// [`train`] on an already loaded dataset (`o.data_root` and `o.dataset`
 /// only label the run).
-pub fn train_on(gpu: &Gpu, o: &TrainOptions, mut data: Dataset) -> anyhow::Result<RunResult> {
+pub fn train_on(gpu: &Gpu, o: &TrainOptions, data: Dataset) -> anyhow::Result<RunResult> {
     let spec = build_spec(o)?;
+    let init = encoder_init(&spec, o)?;
+    train_spec(gpu, o, spec, data, init)
+}
+
+/// Trains `spec` (built by the caller, not a preset) from `init` (or
+/// seeded values), writing the same files as [`train`]. `o.preset` and
+/// `o.encoder` are ignored; epochs, noise and the other options should
+/// already be in `spec`.
+pub fn train_spec(
+    gpu: &Gpu,
+    o: &TrainOptions,
+    spec: ModelSpec,
+    mut data: Dataset,
+    init: Option<Vec<f32>>,
+) -> anyhow::Result<RunResult> {
     limit_test(&mut data, o.test_limit);
     std::fs::create_dir_all(&o.out)
         .with_context(|| format!("creating output folder {}", o.out.display()))?;
-    let init = encoder_init(&spec, o)?;
     let mut trainer = Trainer::new(gpu, spec.clone(), &data, init, o.seed)?;
     let classifier = spec.loss.is_classifier();
     let (total, trainable, _) = trainer.model.layout.counts();
@@ -397,7 +411,8 @@ fn write_figures(
                 series("test", &|m| m.test_acc.unwrap_or(0.0)),
             ],
         )?;
-    } else {
+    } else if spec.target_layer.is_none() && spec.input.size() == 784 {
+        // Reconstructions of the input image (not of inner codes).
         let n = 10;
         let (clean, noisy, recon) = trainer.test_outputs(n)?;
         let n = clean.len() / 784;

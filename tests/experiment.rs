@@ -197,6 +197,46 @@ fn pca_finds_the_dominant_direction() {
 }
 
 #[test]
+fn stacked_study_writes_every_file() {
+    let Some(gpu) = gpu() else { return };
+    let out = std::env::temp_dir().join(format!("dae-exp-stacked-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let o = ExperimentOptions {
+        dataset: DatasetName::Mnist,
+        scale: 0.01,
+        seed: 3,
+        out: out.clone(),
+        data_root: Dataset::default_root(),
+        train_limit: Some(320),
+        test_limit: Some(200),
+        progress: false,
+    };
+    let report = experiment::run(gpu, "stacked", &o).unwrap();
+    let text = std::fs::read_to_string(&report).unwrap();
+    let mse = csv(&out.join("test_mse.csv"));
+    assert_eq!(mse.len(), 7, "header + six models");
+    let labels: Vec<&str> = mse[1..].iter().map(|r| r[0].as_str()).collect();
+    for want in [
+        "shallow AE",
+        "layer-wise AE",
+        "fine-tuned AE",
+        "shallow DAE",
+        "layer-wise DAE",
+        "fine-tuned DAE",
+    ] {
+        assert!(labels.contains(&want), "{want} missing from {labels:?}");
+    }
+    for i in 0..6 {
+        let f = format!("interpolation_{i}.png");
+        let (w, h) = png_size(&out.join(&f));
+        assert!(w > 11 * 28 && h > 2 * 28, "{f} is {w}x{h}");
+        assert!(text.contains(&f));
+    }
+    png_size(&out.join("manifold_walk.png"));
+    let _ = std::fs::remove_dir_all(&out);
+}
+
+#[test]
 fn unknown_study_is_named() {
     let Some(gpu) = gpu() else { return };
     let o = ExperimentOptions {

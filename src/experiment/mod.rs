@@ -7,6 +7,7 @@ mod fashion_cae;
 pub use fashion_cae::pca2;
 mod mlp_dae;
 mod sp_dae;
+mod stacked;
 
 use std::path::{Path, PathBuf};
 
@@ -30,6 +31,10 @@ pub const EXPERIMENTS: &[(&str, &str)] = &[
     (
         "fashion-cae",
         "conv AE and DAE with a 2-D code; loss curves; reconstructions; code scatter beside PCA",
+    ),
+    (
+        "stacked",
+        "shallow, layer-wise and fine-tuned AEs and DAEs; test-MSE table; interpolations; manifold walk",
     ),
     (
         "sp-dae",
@@ -103,10 +108,11 @@ pub fn run(gpu: &Gpu, name: &str, o: &ExperimentOptions) -> anyhow::Result<PathB
         "conv-dae" => conv_dae::run(gpu, o),
         "sp-dae" => sp_dae::run(gpu, o),
         "fashion-cae" => fashion_cae::run(gpu, o),
+        "stacked" => stacked::run(gpu, o),
         _ => {
             let known: Vec<&str> = EXPERIMENTS.iter().map(|(n, _)| *n).collect();
             bail!(
-                "unknown experiment {name:?}; implemented: {} (stacked is not yet)",
+                "unknown experiment {name:?}; implemented: {}",
                 known.join(", ")
             )
         }
