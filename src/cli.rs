@@ -161,6 +161,10 @@ pub fn bench(reps: usize, profile: bool, step_only: bool) -> anyhow::Result<()> 
     if !step_only {
         let rows = dae::bench::matmul_rows(&gpu, reps)?;
         dae::bench::print_table(&rows);
+        println!();
+        let rows = dae::bench::conv_rows(&gpu, reps)?;
+        dae::bench::print_table(&rows);
+        println!();
     }
     let data = Dataset::load(&Dataset::default_root(), DatasetName::Mnist)?;
     let step = run::bench_step(&gpu, "mlp-dae", 256, reps, &data)?;
