@@ -19,6 +19,22 @@ fn png_size(path: &Path) -> (u32, u32) {
     (info.width, info.height)
 }
 
+/// Tiny-scale options writing into a fresh temporary folder.
+fn tiny(tag: &str, dataset: DatasetName, train: usize, test: usize) -> ExperimentOptions {
+    let out = std::env::temp_dir().join(format!("dae-exp-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    ExperimentOptions {
+        dataset,
+        scale: 0.01,
+        seed: 3,
+        out,
+        data_root: Dataset::default_root(),
+        train_limit: Some(train),
+        test_limit: Some(test),
+        progress: false,
+    }
+}
+
 fn csv(path: &Path) -> Vec<Vec<String>> {
     std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -30,18 +46,8 @@ fn csv(path: &Path) -> Vec<Vec<String>> {
 #[test]
 fn mlp_dae_study_writes_every_file() {
     let Some(gpu) = gpu() else { return };
-    let out = std::env::temp_dir().join(format!("dae-exp-mlp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    let o = ExperimentOptions {
-        dataset: DatasetName::Mnist,
-        scale: 0.01,
-        seed: 3,
-        out: out.clone(),
-        data_root: Dataset::default_root(),
-        train_limit: Some(512),
-        test_limit: Some(300),
-        progress: false,
-    };
+    let o = tiny("mlp", DatasetName::Mnist, 512, 300);
+    let out = o.out.clone();
     let report = experiment::run(gpu, "mlp-dae", &o).unwrap();
     let text = std::fs::read_to_string(&report).unwrap();
     for p in ["0.1", "0.2", "0.3", "0.4", "0.5"] {
@@ -70,18 +76,8 @@ fn mlp_dae_study_writes_every_file() {
 #[test]
 fn conv_dae_study_writes_every_file() {
     let Some(gpu) = gpu() else { return };
-    let out = std::env::temp_dir().join(format!("dae-exp-conv-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    let o = ExperimentOptions {
-        dataset: DatasetName::Mnist,
-        scale: 0.01,
-        seed: 3,
-        out: out.clone(),
-        data_root: Dataset::default_root(),
-        train_limit: Some(256),
-        test_limit: Some(200),
-        progress: false,
-    };
+    let o = tiny("conv", DatasetName::Mnist, 256, 200);
+    let out = o.out.clone();
     let report = experiment::run(gpu, "conv-dae", &o).unwrap();
     let text = std::fs::read_to_string(&report).unwrap();
     let (w, h) = png_size(&out.join("masked_reconstructions.png"));
@@ -105,18 +101,8 @@ fn conv_dae_study_writes_every_file() {
 #[test]
 fn sp_dae_study_writes_every_file() {
     let Some(gpu) = gpu() else { return };
-    let out = std::env::temp_dir().join(format!("dae-exp-sp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    let o = ExperimentOptions {
-        dataset: DatasetName::Mnist,
-        scale: 0.01,
-        seed: 3,
-        out: out.clone(),
-        data_root: Dataset::default_root(),
-        train_limit: Some(256),
-        test_limit: Some(200),
-        progress: false,
-    };
+    let o = tiny("sp", DatasetName::Mnist, 256, 200);
+    let out = o.out.clone();
     let report = experiment::run(gpu, "sp-dae", &o).unwrap();
     let text = std::fs::read_to_string(&report).unwrap();
     for f in ["l2_sweep.png", "noise_sweep.png", "synthetic_digits.png"] {
@@ -149,18 +135,8 @@ fn sp_dae_study_writes_every_file() {
 #[test]
 fn fashion_cae_study_writes_every_file() {
     let Some(gpu) = gpu() else { return };
-    let out = std::env::temp_dir().join(format!("dae-exp-fcae-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    let o = ExperimentOptions {
-        dataset: DatasetName::FashionMnist,
-        scale: 0.01,
-        seed: 3,
-        out: out.clone(),
-        data_root: Dataset::default_root(),
-        train_limit: Some(100),
-        test_limit: Some(200),
-        progress: false,
-    };
+    let o = tiny("fcae", DatasetName::FashionMnist, 100, 200);
+    let out = o.out.clone();
     let report = experiment::run(gpu, "fashion-cae", &o).unwrap();
     let text = std::fs::read_to_string(&report).unwrap();
     for f in [
@@ -199,18 +175,8 @@ fn pca_finds_the_dominant_direction() {
 #[test]
 fn stacked_study_writes_every_file() {
     let Some(gpu) = gpu() else { return };
-    let out = std::env::temp_dir().join(format!("dae-exp-stacked-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    let o = ExperimentOptions {
-        dataset: DatasetName::Mnist,
-        scale: 0.01,
-        seed: 3,
-        out: out.clone(),
-        data_root: Dataset::default_root(),
-        train_limit: Some(320),
-        test_limit: Some(200),
-        progress: false,
-    };
+    let o = tiny("stacked", DatasetName::Mnist, 320, 200);
+    let out = o.out.clone();
     let report = experiment::run(gpu, "stacked", &o).unwrap();
     let text = std::fs::read_to_string(&report).unwrap();
     let mse = csv(&out.join("test_mse.csv"));
