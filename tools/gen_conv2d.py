@@ -120,7 +120,7 @@ def gen(kind, mode):
         w(f"@group(0) @binding(1) var<storage, read> b: array<{T}>;     // dy")
         w(f"@group(0) @binding(2) var<storage, read> bias: array<{T}>;  // unused (layout shared with the forward)")
     w(f"@group(0) @binding(3) var<storage, read_write> c: array<{T}>;")
-    w("@group(0) @binding(4) var<uniform> p: Params;")
+    w("@group(0) @binding(4) var<storage, read> p: Params;")
     w("")
     w(ACT)
     w("")

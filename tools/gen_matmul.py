@@ -58,7 +58,7 @@ def gen(mode, CW=1, NSG=8):
     w(f"@group(0) @binding(1) var<storage, read> b: array<{T}>;")
     w(f"@group(0) @binding(2) var<storage, read> bias: array<{T}>;")
     w(f"@group(0) @binding(3) var<storage, read_write> c: array<{T}>;")
-    w("@group(0) @binding(4) var<uniform> p: Params;")
+    w("@group(0) @binding(4) var<storage, read> p: Params;")
     w("")
     w("fn act(v: vec4<f32>) -> vec4<f32> {")
     w("    switch p.act {")
