@@ -17,9 +17,10 @@ pub struct TrainArgs {
     /// A preset of EXPERIMENTS.md (see `dae summary --preset NAME`).
     #[arg(long)]
     preset: String,
-    /// mnist or fashion-mnist.
-    #[arg(long, default_value = "mnist")]
-    dataset: String,
+    /// mnist or fashion-mnist (default: the preset's study's dataset,
+    /// fashion-mnist for fashion-cae and mnist for the others).
+    #[arg(long)]
+    dataset: Option<String>,
     /// Epochs (default: the study's).
     #[arg(long)]
     epochs: Option<usize>,
@@ -89,7 +90,10 @@ pub fn summary(preset: &str) -> anyhow::Result<()> {
 }
 
 pub fn train(a: TrainArgs) -> anyhow::Result<()> {
-    let dataset = parse_dataset(&a.dataset)?;
+    let dataset = match &a.dataset {
+        Some(d) => parse_dataset(d)?,
+        None => dae::nn::presets::default_dataset(&a.preset),
+    };
     let noise = a.noise.as_deref().map(parse_noise).transpose()?;
     let out = a.out.clone().unwrap_or_else(|| {
         PathBuf::from("runs").join(format!("{}-{}-s{}", a.preset, dataset, a.seed))
@@ -119,17 +123,23 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn eval(checkpoint: &Path, dataset: Option<&str>, noise: Option<&str>) -> anyhow::Result<()> {
+pub fn eval(
+    checkpoint: &Path,
+    dataset: Option<&str>,
+    noise: Option<&str>,
+    data: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let dataset = dataset.map(parse_dataset).transpose()?;
     let noise = noise.map(parse_noise).transpose()?;
     if !checkpoint.exists() {
         anyhow::bail!(
-            "checkpoint {} does not exist. Fix: pass the model.safetensors a `dae train` run wrote (in its --out folder)",
+            "checkpoint {} does not exist. Fix: pass a model.safetensors that `dae train` or `dae experiment` wrote (in its --out folder)",
             checkpoint.display()
         );
     }
     let gpu = open_gpu()?;
-    let (spec, loss, acc) = run::eval(&gpu, checkpoint, dataset, noise, &Dataset::default_root())
+    let root = data.unwrap_or_else(Dataset::default_root);
+    let (spec, loss, acc) = run::eval(&gpu, checkpoint, dataset, noise, &root)
         .with_context(|| format!("evaluating {}", checkpoint.display()))?;
     match acc {
         Some(a) => println!(
@@ -185,9 +195,10 @@ pub fn bench(reps: usize, profile: bool, step_only: bool) -> anyhow::Result<()> 
 pub struct ExperimentArgs {
     /// The study: mlp-dae, conv-dae, stacked, fashion-cae or sp-dae.
     name: String,
-    /// mnist or fashion-mnist.
-    #[arg(long, default_value = "mnist")]
-    dataset: String,
+    /// mnist or fashion-mnist (default: the study's own dataset,
+    /// fashion-mnist for fashion-cae and mnist for the others).
+    #[arg(long)]
+    dataset: Option<String>,
     /// Fraction of every training's epochs, in (0, 1] (at least one epoch).
     #[arg(long, default_value_t = 1.0)]
     scale: f64,
@@ -202,12 +213,19 @@ pub struct ExperimentArgs {
     /// Evaluate on the first N test images only.
     #[arg(long)]
     test_limit: Option<usize>,
+    /// Folder holding mnist/ and fashion-mnist/ (default: ./data, or $DAE_DATA).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// No progress bar.
     #[arg(long)]
     quiet: bool,
 }
 
 pub fn experiment(a: ExperimentArgs) -> anyhow::Result<()> {
-    let dataset = parse_dataset(&a.dataset)?;
+    let dataset = match &a.dataset {
+        Some(d) => parse_dataset(d)?,
+        None => dae::experiment::default_dataset(&a.name),
+    };
     if !(a.scale > 0.0 && a.scale <= 1.0) {
         anyhow::bail!("--scale must be in (0, 1], got {}", a.scale);
     }
@@ -218,7 +236,7 @@ pub fn experiment(a: ExperimentArgs) -> anyhow::Result<()> {
         out: a.out.unwrap_or_else(|| {
             PathBuf::from("runs").join(format!("experiment-{}-{}-s{}", a.name, dataset, a.seed))
         }),
-        data_root: Dataset::default_root(),
+        data_root: a.data.clone().unwrap_or_else(Dataset::default_root),
         train_limit: a.train_limit,
         test_limit: a.test_limit,
         progress: !a.quiet,

@@ -32,7 +32,7 @@ enum Command {
     Train(cli::TrainArgs),
     /// Score a checkpoint on the test set.
     Eval {
-        /// A model.safetensors written by `dae train`.
+        /// A model.safetensors written by `dae train` or `dae experiment`.
         #[arg(long)]
         checkpoint: PathBuf,
         /// Dataset to score on (default: the one it was trained on).
@@ -41,6 +41,9 @@ enum Command {
         /// Override the input noise (default: the training noise).
         #[arg(long)]
         noise: Option<String>,
+        /// Folder holding mnist/ and fashion-mnist/ (default: ./data, or $DAE_DATA).
+        #[arg(long)]
+        data: Option<PathBuf>,
     },
     /// Run a whole study of EXPERIMENTS.md: trainings, tables, figures and
     /// report.md.
@@ -70,7 +73,8 @@ fn main() -> ExitCode {
             checkpoint,
             dataset,
             noise,
-        } => cli::eval(&checkpoint, dataset.as_deref(), noise.as_deref()),
+            data,
+        } => cli::eval(&checkpoint, dataset.as_deref(), noise.as_deref(), data),
         Command::Bench {
             reps,
             profile,

@@ -102,6 +102,11 @@ fn metadata(spec: &ModelSpec, o: &TrainOptions, epochs_done: usize) -> BTreeMap<
     let mut m = BTreeMap::new();
     m.insert("format".into(), "dae-checkpoint-1".into());
     m.insert("preset".into(), spec.name.clone());
+    // The whole spec, so that models built outside the presets (the
+    // studies' stacked levels, fine-tuned stacks) can be rebuilt too.
+    if let Ok(json) = serde_json::to_string(spec) {
+        m.insert("spec".into(), json);
+    }
     m.insert("dataset".into(), o.dataset.to_string());
     m.insert("noise".into(), spec.noise.to_string());
     m.insert("l2".into(), spec.l2.to_string());
@@ -472,7 +477,16 @@ pub fn eval(
             )
         })
     };
-    let mut spec = presets::preset(&get("preset")?).map_err(anyhow::Error::msg)?;
+    let mut spec = match meta.get("spec") {
+        Some(json) => serde_json::from_str::<ModelSpec>(json).map_err(|e| {
+            anyhow::anyhow!(
+                "checkpoint {}: its model spec does not parse ({e}); was it written by another \
+                 version of dae? Fix: retrain it with this version",
+                checkpoint.display()
+            )
+        })?,
+        None => presets::preset(&get("preset")?).map_err(anyhow::Error::msg)?,
+    };
     spec.noise = match noise {
         Some(n) => n,
         None => get("noise")?

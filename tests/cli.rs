@@ -74,6 +74,32 @@ fn missing_data_names_the_file_and_the_fix() {
 }
 
 #[test]
+fn fashion_cae_defaults_to_fashion_mnist_and_the_rest_to_mnist() {
+    // With an empty data folder the error names the file looked for, and so
+    // the dataset each command chose by default.
+    let dir = std::env::temp_dir().join(format!("dae-empty-ds-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_str().unwrap();
+    let fashion = format!("{}", dir.join("fashion-mnist").display());
+    let mnist = format!("{}", dir.join("mnist").display());
+    fails_with(&["train", "--preset", "fashion-cae", "--data", d], &fashion);
+    fails_with(&["experiment", "fashion-cae", "--data", d], &fashion);
+    fails_with(&["train", "--preset", "conv-dae", "--data", d], &mnist);
+    fails_with(&["experiment", "stacked", "--data", d], &mnist);
+    fails_with(
+        &[
+            "experiment",
+            "fashion-cae",
+            "--dataset",
+            "mnist",
+            "--data",
+            d,
+        ],
+        &mnist,
+    );
+}
+
+#[test]
 fn missing_checkpoint_is_reported() {
     fails_with(
         &["eval", "--checkpoint", "/nonexistent/model.safetensors"],

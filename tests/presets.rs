@@ -31,6 +31,9 @@ fn dense_presets_have_exact_counts() {
         counts("sp-mlp-l2").0,
         dense(784, 500) + dense(500, 300) + dense(300, 10)
     );
+    let deep = dense(784, 512) + dense(512, 128) + dense(128, 512) + dense(512, 784);
+    assert_eq!(counts("deep-ae").0, deep);
+    assert_eq!(counts("deep-dae").0, deep);
     assert_eq!(
         counts("sp-dae").0,
         dense(784, 128) + dense(128, 96) + dense(96, 128) + dense(128, 784)
@@ -73,6 +76,34 @@ fn summary_prints_keras_totals() {
     assert!(text.contains("Total params: 1,438,676"), "{text}");
     assert!(text.contains("Trainable params: 1,434,580"), "{text}");
     assert!(text.contains("Non-trainable params: 4,096"), "{text}");
+}
+
+/// The preset names of EXPERIMENTS.md's table.
+const STUDY_PRESETS: [&str; 14] = [
+    "mlp-dae",
+    "code-classifier",
+    "raw-classifier",
+    "conv-dae",
+    "conv-dae-classifier",
+    "shallow-ae",
+    "shallow-dae",
+    "deep-ae",
+    "deep-dae",
+    "fashion-cae",
+    "sp-mlp",
+    "sp-mlp-l2",
+    "sp-cnn",
+    "sp-dae",
+];
+
+#[test]
+fn every_study_preset_is_listed_and_builds() {
+    let listed: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
+    for name in STUDY_PRESETS {
+        assert!(listed.contains(&name), "{name} missing from PRESETS");
+        assert!(preset(name).is_ok(), "{name}");
+    }
+    assert_eq!(listed.len(), STUDY_PRESETS.len(), "{listed:?}");
 }
 
 #[test]

@@ -206,3 +206,39 @@ fn code_classifier_keeps_the_mlp_dae_encoder_frozen() {
         let _ = std::fs::remove_dir_all(&o.out);
     }
 }
+
+#[test]
+fn a_checkpoint_of_a_non_preset_model_evaluates_from_its_stored_spec() {
+    use dae::nn::{presets::preset, Layer};
+    let Some(gpu) = gpu() else { return };
+    // shallow-ae with 32 hidden units under a name no preset has: only the
+    // spec stored in the checkpoint can rebuild it.
+    let mut spec = preset("shallow-ae").unwrap();
+    spec.name = "custom-ae-32".into();
+    match &mut spec.layers[0].layer {
+        Layer::Dense { units, .. } => *units = 32,
+        other => panic!("shallow-ae starts with {other:?}"),
+    }
+    spec.train_limit = Some(1024);
+    let mut o = opts("shallow-ae", "customspec");
+    o.test_limit = None;
+    let data = Dataset::load(&o.data_root, o.dataset).unwrap();
+    let r = run::train_spec(gpu, &o, spec.clone(), data, None).unwrap();
+    let (back, loss, _) = run::eval(
+        gpu,
+        &o.out.join("model.safetensors"),
+        None,
+        None,
+        &Dataset::default_root(),
+    )
+    .unwrap();
+    assert_eq!(back.name, "custom-ae-32");
+    assert_eq!(back.layers, spec.layers);
+    assert_eq!(back.loss, spec.loss);
+    let reported = r.history.last().unwrap().test_loss;
+    assert!(
+        (loss - reported).abs() <= 1e-4 * reported,
+        "eval {loss} vs last epoch {reported}"
+    );
+    let _ = std::fs::remove_dir_all(&o.out);
+}

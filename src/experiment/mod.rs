@@ -42,6 +42,12 @@ pub const EXPERIMENTS: &[(&str, &str)] = &[
     ),
 ];
 
+/// The dataset a study is defined on: Fashion-MNIST for fashion-cae,
+/// MNIST for the others.
+pub fn default_dataset(name: &str) -> DatasetName {
+    crate::nn::presets::default_dataset(name)
+}
+
 /// Options shared by every study.
 #[derive(Clone, Debug)]
 pub struct ExperimentOptions {
@@ -153,5 +159,18 @@ impl Report {
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
         report::atomic_write(path, self.text.as_bytes())?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_study_defaults_to_its_own_dataset() {
+        assert_eq!(default_dataset("fashion-cae"), DatasetName::FashionMnist);
+        for (name, _) in EXPERIMENTS.iter().filter(|(n, _)| *n != "fashion-cae") {
+            assert_eq!(default_dataset(name), DatasetName::Mnist, "{name}");
+        }
     }
 }

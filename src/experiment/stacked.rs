@@ -36,15 +36,12 @@ fn dense_ae(name: &str, input: usize, hidden: usize, noise: Noise, epochs: usize
     s
 }
 
-/// The stacked model: 784 → 512 → 128 → 512 → 784.
+/// The stacked model, 784 → 512 → 128 → 512 → 784: the deep-ae preset.
 fn stacked(name: &str, noise: Noise, epochs: usize) -> ModelSpec {
-    let mut s = dense_ae(name, 784, 512, noise, epochs);
-    s.layers = vec![
-        Layer::dense(512, Act::Relu),
-        Layer::dense(128, Act::Relu),
-        Layer::dense(512, Act::Sigmoid),
-        Layer::dense(784, Act::Sigmoid),
-    ];
+    let mut s = preset("deep-ae").expect("deep-ae preset");
+    s.name = name.into();
+    s.noise = noise;
+    s.epochs = epochs;
     s
 }
 

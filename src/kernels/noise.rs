@@ -10,7 +10,7 @@ pub const SHADERS: &[(&str, &str)] = &[("noise.wgsl", include_str!("../../shader
 
 /// How the input is corrupted before the autoencoder sees it. Pixel values
 /// are in [0, 1]; every kind but `Gaussian { clip: false }` keeps them there.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Noise {
     /// The input unchanged.
     None,

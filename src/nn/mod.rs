@@ -13,8 +13,10 @@ use crate::kernels::activation::Activation;
 use crate::kernels::noise::Noise;
 use crate::optim::Optimizer;
 
+use serde::{Deserialize, Serialize};
+
 /// Per-sample shape (h, w, c). Dense activations are (1, 1, features).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shape {
     pub h: usize,
     pub w: usize,
@@ -49,7 +51,7 @@ impl Shape {
 }
 
 /// How a dense layer's kernel is initialised (biases start at zero).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Init {
     /// Keras' default: U(-l, l), l = sqrt(6 / (fan_in + fan_out)).
     GlorotUniform,
@@ -59,7 +61,7 @@ pub enum Init {
 
 /// An activation as stored in a spec (serialisable mirror of
 /// [`Activation`]).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Act {
     Linear,
     Relu,
@@ -93,7 +95,7 @@ impl Act {
 }
 
 /// One layer of a model.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Layer {
     /// y = act(x·W + b), W: (in, units).
     Dense { units: usize, act: Act, init: Init },
@@ -339,7 +341,7 @@ impl Layer {
 }
 
 /// A layer with its name and whether its parameters train.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LayerSpec {
     pub layer: Layer,
     /// Empty: named automatically, Keras-style (`dense_1`).
@@ -370,7 +372,7 @@ impl LayerSpec {
 }
 
 /// What the model is trained to do and with which loss.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Loss {
     /// Reconstruct the clean input; mean squared error.
     Mse,
@@ -396,7 +398,7 @@ impl Loss {
 
 /// A whole training configuration: architecture, loss, optimizer and the
 /// defaults of its study.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelSpec {
     pub name: String,
     pub input: Shape,

@@ -15,12 +15,37 @@ pub const PRESETS: &[(&str, &str)] = &[
         "196-style classifier 784 -> 64 -> 32 -> 10 on raw pixels (mlp-dae study)",
     ),
     (
+        "code-classifier",
+        "the same classifier 196 -> 64 -> 32 -> 10 on a trained mlp-dae's frozen codes (--encoder)",
+    ),
+    (
+        "conv-dae",
+        "convolutional DAE 28x28 -> (4,4,16) -> 28x28, masking noise 0.2, BCE (conv-dae study)",
+    ),
+    (
+        "conv-dae-classifier",
+        "conv-dae's encoder, all but its last conv frozen, -> 64 -> 10 (conv-dae study; --encoder)",
+    ),
+    (
         "shallow-ae",
         "784 -> 128 -> 784 autoencoder (stacked study)",
     ),
     (
         "shallow-dae",
         "784 -> 128 -> 784 denoising autoencoder, N(0, 0.4^2) noise (stacked study)",
+    ),
+    (
+        "deep-ae",
+        "784 -> 512 -> 128 -> 512 -> 784 autoencoder trained end to end (stacked study; \
+         `dae experiment stacked` pretrains it layer-wise first)",
+    ),
+    (
+        "deep-dae",
+        "deep-ae with N(0, 0.2^2) input noise (stacked study)",
+    ),
+    (
+        "fashion-cae",
+        "conv AE with BatchNorm and a 2-D code, BCE (fashion-cae study, Fashion-MNIST)",
     ),
     (
         "sp-mlp",
@@ -31,10 +56,24 @@ pub const PRESETS: &[(&str, &str)] = &[
         "784 -> 500 -> 300 -> 10 MLP with L2 on the kernels, SGD 0.1 (sp-dae study)",
     ),
     (
+        "sp-cnn",
+        "Conv 32 -> Conv 64 -> MaxPool 3 -> Dropout 0.4 -> 64 -> 10 CNN, SGD 0.1 (sp-dae study)",
+    ),
+    (
         "sp-dae",
         "784 -> 128 -> 96 -> 128 -> 784 salt-and-pepper DAE, BCE (sp-dae study)",
     ),
 ];
+
+/// The dataset the study of preset (or study) `name` uses: Fashion-MNIST
+/// for fashion-cae, MNIST for every other.
+pub fn default_dataset(name: &str) -> crate::data::DatasetName {
+    if name == "fashion-cae" {
+        crate::data::DatasetName::FashionMnist
+    } else {
+        crate::data::DatasetName::Mnist
+    }
+}
 
 /// The spec of preset `name`, or an error listing the known ones.
 pub fn preset(name: &str) -> Result<ModelSpec, String> {
@@ -241,6 +280,33 @@ pub fn preset(name: &str) -> Result<ModelSpec, String> {
                 Noise::None
             },
             epochs: if name == "shallow-dae" { 10 } else { 5 },
+            batch_size: 32,
+            train_limit: Some(50_000),
+            encoder_layers: 0,
+            encoder_from: None,
+            target_layer: None,
+        },
+        "deep-ae" | "deep-dae" => ModelSpec {
+            name: name.into(),
+            input: img,
+            layers: vec![
+                Layer::dense(512, Act::Relu),
+                Layer::dense(128, Act::Relu),
+                Layer::dense(512, Act::Sigmoid),
+                Layer::dense(784, Act::Sigmoid),
+            ],
+            loss: Loss::Mse,
+            optimizer: Optimizer::adam(1e-3),
+            l2: 0.0,
+            noise: if name == "deep-dae" {
+                Noise::Gaussian {
+                    sigma: 0.2,
+                    clip: false,
+                }
+            } else {
+                Noise::None
+            },
+            epochs: 5,
             batch_size: 32,
             train_limit: Some(50_000),
             encoder_layers: 0,

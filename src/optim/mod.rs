@@ -19,7 +19,7 @@ pub const SHADERS: &[(&str, &str)] = &[
 const ELEMS_PER_GROUP: usize = 256;
 
 /// Optimizer configuration, with Keras' defaults from the constructors.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Optimizer {
     Sgd {
         lr: f32,
