@@ -30,8 +30,8 @@ pub fn run(gpu: &Gpu, o: &ExperimentOptions) -> anyhow::Result<PathBuf> {
     rep.para(&format!(
         "Conv 32 → pool → Conv 16 → pool → Conv 16 → pool (4×4×16) → Conv 16 → up → Conv 16 → up → Conv 32 \
          valid → up → Conv 1 sigmoid (16,833 parameters), masking noise as Dropout(0.2) on the input, binary \
-         cross-entropy, Adam, batch 128, {} epochs: validation BCE {:.4} (study: 0.0917 after 10 epochs) in {:.0} s.",
-        dae.history.len(),
+         cross-entropy, Adam, batch 128, {}: validation BCE {:.4} (study: 0.0917 after 10 epochs) in {:.0} s.",
+        super::epochs_text(dae.history.len()),
         last.test_loss,
         t0.elapsed().as_secs_f64()
     ));

@@ -35,10 +35,10 @@ pub fn run(gpu: &Gpu, o: &ExperimentOptions) -> anyhow::Result<PathBuf> {
     let last = dae.history.last().expect("at least one epoch");
     rep.heading(2, "The denoising autoencoder");
     rep.para(&format!(
-        "784-512-512-256-196-256-512-784 with BatchNorm, dropout 0.2 and LeakyReLU, trained {} epochs on \
+        "784-512-512-256-196-256-512-784 with BatchNorm, dropout 0.2 and LeakyReLU, trained {} on \
          Gaussian noise (σ = 0.1, clipped) with MSE and Adam: train MSE {:.5}, test MSE {:.5} ({:.0} s). \
          Per-epoch figures are in `mlp-dae/metrics.csv`.",
-        dae.history.len(),
+        super::epochs_text(dae.history.len()),
         last.train_loss,
         last.test_loss,
         t0.elapsed().as_secs_f64()

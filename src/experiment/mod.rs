@@ -48,6 +48,15 @@ pub fn default_dataset(name: &str) -> DatasetName {
     crate::nn::presets::default_dataset(name)
 }
 
+/// "1 epoch", "10 epochs".
+pub(crate) fn epochs_text(n: usize) -> String {
+    if n == 1 {
+        "1 epoch".into()
+    } else {
+        format!("{n} epochs")
+    }
+}
+
 /// Options shared by every study.
 #[derive(Clone, Debug)]
 pub struct ExperimentOptions {

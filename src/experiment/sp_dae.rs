@@ -53,8 +53,8 @@ pub fn run(gpu: &Gpu, o: &ExperimentOptions) -> anyhow::Result<PathBuf> {
     let mlp = run::train_on(gpu, &o.train("sp-mlp", "sp-mlp", 10), data.clone())?;
     rep.heading(2, "MLP 784-64-64-10, SGD 0.1");
     rep.para(&format!(
-        "Test accuracy after {} epochs: {:.2}% (study: 97.25% after 10).",
-        mlp.history.len(),
+        "Test accuracy after {}: {:.2}% (study: 97.25% after 10).",
+        super::epochs_text(mlp.history.len()),
         100.0 * acc(&mlp)
     ));
 
@@ -108,11 +108,11 @@ pub fn run(gpu: &Gpu, o: &ExperimentOptions) -> anyhow::Result<PathBuf> {
     rep.heading(2, "CNN and salt-and-pepper DAE");
     rep.para(&format!(
         "The CNN (Conv 32 → Conv 64 → MaxPool 3 → Dropout 0.4 → Dense 64 → 10, SGD 0.1) reaches {:.2}% test \
-         accuracy after {} epochs (study: 99.08% after 10). The DAE 784-128-96-128-784 (BCE, Adam, batch 64), \
-         trained at p = 0.4 for {} epochs, ends at test BCE {:.4}.",
+         accuracy after {} (study: 99.08% after 10). The DAE 784-128-96-128-784 (BCE, Adam, batch 64), \
+         trained at p = 0.4 for {}, ends at test BCE {:.4}.",
         100.0 * acc(&cnn),
-        cnn.history.len(),
-        dae.history.len(),
+        super::epochs_text(cnn.history.len()),
+        super::epochs_text(dae.history.len()),
         dae.history.last().map_or(0.0, |m| m.test_loss)
     ));
 
