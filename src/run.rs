@@ -237,6 +237,8 @@ pub fn copy_named(
 pub struct RunResult {
     pub spec: ModelSpec,
     pub history: Vec<EpochMetrics>,
+    /// Optimizer steps per epoch.
+    pub steps_per_epoch: usize,
     pub out: PathBuf,
 }
 
@@ -380,6 +382,7 @@ pub fn train_spec(
     Ok(RunResult {
         spec,
         history,
+        steps_per_epoch: trainer.train_steps,
         out: o.out.clone(),
     })
 }

@@ -150,6 +150,12 @@ fn fashion_cae_study_writes_every_file() {
         png_size(&out.join(f));
         assert!(text.contains(f), "{f} not in the report");
     }
+    // One step of BatchNorm momentum 0.99 leaves 99% of the initial moving
+    // averages: the report must warn that test-time figures lag.
+    assert!(
+        text.contains("after 1 step,") && text.contains("99.0% of their initial values"),
+        "no BatchNorm warning in:\n{text}"
+    );
     let table = csv(&out.join("loss_per_epoch.csv"));
     assert_eq!(table.len(), 3, "header + 1 epoch x 2 models");
     assert_eq!(table[0], ["model", "epoch", "train_bce", "test_bce"]);
