@@ -488,7 +488,16 @@ pub fn eval(
                 checkpoint.display()
             )
         })?,
-        None => presets::preset(&get("preset")?).map_err(anyhow::Error::msg)?,
+        None => {
+            let name = get("preset")?;
+            presets::preset(&name).map_err(|e| {
+                anyhow::anyhow!(
+                    "checkpoint {} stores no model spec and {name:?} is not a preset ({e}); it was \
+                     written by an older dae. Fix: retrain it with this version",
+                    checkpoint.display()
+                )
+            })?
+        }
     };
     spec.noise = match noise {
         Some(n) => n,
