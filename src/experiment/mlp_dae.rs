@@ -112,7 +112,12 @@ pub fn run(gpu: &Gpu, o: &ExperimentOptions) -> anyhow::Result<PathBuf> {
     }
     table.save(&o.out.join("uniform_noise.csv"))?;
     rep.table(&["P", "test MSE", "images"], &rows);
-    rep.image("uniform noise P = 0.3", "uniform_0.3.png");
+    for level in LEVELS {
+        rep.image(
+            &format!("uniform noise P = {level:.1}"),
+            &format!("uniform_{level:.1}.png"),
+        );
+    }
 
     // 3. The classifier on the DAE's codes beside the same one on pixels.
     let mut code_opts = o.train("code-classifier", "code-classifier", 100);

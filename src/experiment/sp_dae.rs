@@ -172,6 +172,7 @@ pub fn run(gpu: &Gpu, o: &ExperimentOptions) -> anyhow::Result<PathBuf> {
     let mut table = Csv::new(&["p", "cnn_acc_noisy", "cnn_acc_denoised", "dae_test_bce"]);
     let mut noisy_pts = Vec::new();
     let mut denoised_pts = Vec::new();
+    let mut grids: Vec<(f32, String)> = Vec::new();
     let mut rows = Vec::new();
     let n_img = 10.min(data.test_labels.len());
     let ids: Vec<u32> = (0..n_img as u32).collect();
@@ -240,6 +241,7 @@ pub fn run(gpu: &Gpu, o: &ExperimentOptions) -> anyhow::Result<PathBuf> {
             format!("{:.2}%", 100.0 * den_acc),
             format!("[grid]({file})"),
         ]);
+        grids.push((p, file));
     }
     table.save(&o.out.join("noise_sweep.csv"))?;
     report::line_plot(
@@ -259,7 +261,9 @@ pub fn run(gpu: &Gpu, o: &ExperimentOptions) -> anyhow::Result<PathBuf> {
     );
     rep.table(&["p", "CNN on noisy", "CNN on denoised", "images"], &rows);
     rep.image("accuracy against p", "noise_sweep.png");
-    rep.image("p = 0.4", "salt_pepper_0.4.png");
+    for (p, file) in &grids {
+        rep.image(&format!("salt-and-pepper p = {p:.1}"), file);
+    }
 
     // 6. Synthetic digits: the DAE's 96-d codes of 10 test images, perturbed
     // on the GPU by N(0, σ²) and decoded.
