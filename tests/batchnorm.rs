@@ -1,8 +1,7 @@
 mod common;
 
 use common::*;
-use dae::gpu::{Gpu, Program, StepInfo, Tensor};
-use dae::kernels::activation::{self, Activation};
+use dae::gpu::{Gpu, StepInfo, Tensor};
 use dae::kernels::batchnorm::{self, Chunking};
 use dae::reference;
 
@@ -552,86 +551,5 @@ fn batchnorm_backward_reference_matches_finite_differences() {
         assert_close(&format!("dx {what}"), &dx, &fd_x, 1e-5, 1e-5);
         assert_close(&format!("dgamma {what}"), &dgamma, &fd_g, 1e-5, 1e-5);
         assert_close(&format!("dbeta {what}"), &dbeta, &fd_b, 1e-5, 1e-5);
-    }
-}
-
-/// Milliseconds per run of `prog`, recorded `reps` times into one submission
-/// after a warm-up run (which also compiles the pipelines).
-fn time_program(gpu: &Gpu, prog: &Program, reps: usize) -> f64 {
-    prog.run(gpu, &StepInfo::default()).unwrap();
-    let (buffer, group) = gpu.step_buffer(1);
-    gpu.write_steps(&buffer, &[StepInfo::default()]);
-    let mut enc = gpu
-        .device
-        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-            label: Some("bench"),
-        });
-    {
-        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-            label: Some("bench"),
-            timestamp_writes: None,
-        });
-        for _ in 0..reps {
-            prog.record(&mut pass, Some((&group, 0)));
-        }
-    }
-    let t = std::time::Instant::now();
-    gpu.queue.submit([enc.finish()]);
-    gpu.wait().unwrap();
-    t.elapsed().as_secs_f64() * 1e3 / reps as f64
-}
-
-/// Speed on the shapes the presets use, both variants for this adapter kind
-/// side by side (this machine's timings drift between runs), with the
-/// activation kernel over the same elements as an elementwise baseline. Run
-/// with `cargo test --release --test batchnorm batchnorm_speed -- --ignored
-/// --nocapture`.
-#[test]
-#[ignore]
-fn batchnorm_speed() {
-    let Some(gpu) = gpu() else { return };
-    println!("adapter: {}", gpu.info.name);
-    println!("shape | variant | forward_train ms | backward ms | GB/s (train+backward) | relu ms");
-    let shapes = [
-        ("dense_b256x512", 256, 512),
-        ("conv_b128_28x28x32", 128 * 28 * 28, 32),
-        ("conv_b100_26x26x112", 100 * 26 * 26, 112),
-    ];
-    for (name, rows, features) in shapes {
-        let c = case(1, rows, features);
-        let l = &c.lay;
-        let x = gpu.upload_f32("x", &c.x).unwrap();
-        let y = gpu.zeros("y", rows * features).unwrap();
-        let dx = gpu.zeros("dx", rows * features).unwrap();
-        let mean = gpu.zeros("mean", features).unwrap();
-        let rstd = gpu.zeros("rstd", features).unwrap();
-        let params = gpu.upload_f32("params", &c.flat).unwrap();
-        let grads = gpu.zeros("grads", l.len).unwrap();
-        let (rm, rv) = (params.at(l.running_mean), params.at(l.running_var));
-        let (ga, be) = (params.at(l.gamma), params.at(l.beta));
-        let reps = if rows * features > 1_000_000 { 10 } else { 50 };
-        let relu = activation::forward(gpu, &dx, &y, rows * features, Activation::Relu).unwrap();
-        let mut relu_prog = Program::default();
-        relu_prog.push(relu);
-        for vec4 in [false, true] {
-            let ch = Chunking::for_gpu(gpu, rows, features, vec4);
-            let train = batchnorm::forward_train_chunked(
-                gpu, ch, &y, &mean, &rstd, rm, rv, &x, ga, be, rows, features, MOMENTUM, EPS,
-            )
-            .unwrap();
-            let (dg, db) = (grads.at(l.gamma), grads.at(l.beta));
-            let back = batchnorm::backward_chunked(
-                gpu, ch, &dx, dg, db, &y, &x, &mean, &rstd, ga, rows, features,
-            )
-            .unwrap();
-            let tt = time_program(gpu, &train, reps);
-            let tb = time_program(gpu, &back, reps);
-            let tr = time_program(gpu, &relu_prog, reps);
-            // Compulsory traffic: train reads x twice and writes y; backward
-            // reads dy and x twice and writes dx.
-            let bytes = (rows * features * 4) as f64 * (3.0 + 5.0);
-            let gbs = bytes / ((tt + tb) * 1e-3) / 1e9;
-            println!("{name} | {ch:?} | {tt:.3} | {tb:.3} | {gbs:.2} | {tr:.3}");
-        }
     }
 }
