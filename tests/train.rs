@@ -38,6 +38,21 @@ fn read_csv(path: &PathBuf) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// Scores the checkpoint `o` wrote with its own dataset and noise.
+fn eval_checkpoint(
+    gpu: &dae::gpu::Gpu,
+    o: &TrainOptions,
+) -> (dae::nn::ModelSpec, f64, Option<f64>) {
+    run::eval(
+        gpu,
+        &o.out.join("model.safetensors"),
+        None,
+        None,
+        &Dataset::default_root(),
+    )
+    .unwrap()
+}
+
 #[test]
 fn sp_mlp_learns_and_writes_its_files() {
     let Some(gpu) = gpu() else { return };
@@ -66,14 +81,7 @@ fn sp_mlp_learns_and_writes_its_files() {
     assert_eq!(rows.len(), 4, "header + 3 epochs");
     assert_eq!(rows[0][0], "epoch");
     // The checkpoint scores the same test loss as the last epoch reported.
-    let (_, loss, acc) = run::eval(
-        gpu,
-        &o.out.join("model.safetensors"),
-        None,
-        None,
-        &Dataset::default_root(),
-    )
-    .unwrap();
+    let (_, loss, acc) = eval_checkpoint(gpu, &o);
     // eval runs on the full test set, training on the first 1,000 images.
     assert!(acc.unwrap() > 0.75, "{acc:?}");
     assert!(loss.is_finite() && loss < 0.8, "{loss}");
@@ -224,14 +232,7 @@ fn a_checkpoint_of_a_non_preset_model_evaluates_from_its_stored_spec() {
     o.test_limit = None;
     let data = Dataset::load(&o.data_root, o.dataset).unwrap();
     let r = run::train_spec(gpu, &o, spec.clone(), data, None).unwrap();
-    let (back, loss, _) = run::eval(
-        gpu,
-        &o.out.join("model.safetensors"),
-        None,
-        None,
-        &Dataset::default_root(),
-    )
-    .unwrap();
+    let (back, loss, _) = eval_checkpoint(gpu, &o);
     assert_eq!(back.name, "custom-ae-32");
     assert_eq!(back.layers, spec.layers);
     assert_eq!(back.loss, spec.loss);

@@ -286,33 +286,25 @@ pub fn preset(name: &str) -> Result<ModelSpec, String> {
             encoder_from: None,
             target_layer: None,
         },
-        "deep-ae" | "deep-dae" => ModelSpec {
-            name: name.into(),
-            input: img,
-            layers: vec![
+        // The stacked study's deep models: the shallow spec with the
+        // [512, 128] stack, N(0, 0.2²) for the DAE, 5 epochs.
+        "deep-ae" | "deep-dae" => {
+            let mut s = preset("shallow-ae")?;
+            s.name = name.into();
+            s.layers = vec![
                 Layer::dense(512, Act::Relu),
                 Layer::dense(128, Act::Relu),
                 Layer::dense(512, Act::Sigmoid),
                 Layer::dense(784, Act::Sigmoid),
-            ],
-            loss: Loss::Mse,
-            optimizer: Optimizer::adam(1e-3),
-            l2: 0.0,
-            noise: if name == "deep-dae" {
-                Noise::Gaussian {
+            ];
+            if name == "deep-dae" {
+                s.noise = Noise::Gaussian {
                     sigma: 0.2,
                     clip: false,
-                }
-            } else {
-                Noise::None
-            },
-            epochs: 5,
-            batch_size: 32,
-            train_limit: Some(50_000),
-            encoder_layers: 0,
-            encoder_from: None,
-            target_layer: None,
-        },
+                };
+            }
+            s
+        }
         "sp-mlp" | "sp-mlp-l2" => {
             let (h1, h2, l2, epochs) = if name == "sp-mlp" {
                 (64, 64, 0.0, 10)
