@@ -61,3 +61,56 @@ fn reduce_sum_into_is_deterministic() {
         "sums differ run to run: {results:?}"
     );
 }
+
+#[test]
+fn flag_nonfinite_matches_reference() {
+    let Some(gpu) = gpu() else { return };
+    let mut r = rng(32);
+    // Ragged against the 256-lane workgroup and the 16 elements per lane, and
+    // long enough (1.5M) that the capped grid has to loop.
+    for n in [1usize, 7, 255, 4_097, 60_001, 1_500_001] {
+        let clean = uniform(&mut r, n, -3e38, 3e38);
+        // Each bad value alone, at the first, a middle and the last index,
+        // and the largest finite and smallest subnormal (which must not flag).
+        let mut cases: Vec<(String, Vec<f32>)> = vec![("finite".into(), clean.clone())];
+        let mut extremes = clean.clone();
+        extremes[0] = f32::MAX;
+        extremes[n - 1] = -f32::from_bits(1);
+        cases.push(("extremes".into(), extremes));
+        for (name, bad) in [
+            ("nan", f32::NAN),
+            ("+inf", f32::INFINITY),
+            ("-inf", f32::NEG_INFINITY),
+        ] {
+            for at in [0, n / 2, n - 1] {
+                let mut v = clean.clone();
+                v[at] = bad;
+                cases.push((format!("{name} at {at}"), v));
+            }
+        }
+        for (what, values) in cases {
+            let acc0 = [0.0f32, 0.0, 5.0];
+            let acc = gpu.upload_f32("acc", &acc0).unwrap();
+            let vt = gpu.upload_f32("values", &values).unwrap();
+            let mut prog = Program::default();
+            prog.push(reduce::flag_nonfinite(gpu, &acc, 1, &vt, n).unwrap());
+            prog.run(gpu, &StepInfo::default()).unwrap();
+            let got = gpu.read_f32(&acc).unwrap();
+            let mut want = acc0.to_vec();
+            reference::reduce::flag_nonfinite(&mut want, 1, &values);
+            assert_eq!(got, want, "n={n}, {what}");
+        }
+    }
+}
+
+#[test]
+fn flag_nonfinite_ignores_values_past_n() {
+    let Some(gpu) = gpu() else { return };
+    let values = [1.0f32, 2.0, f32::NAN];
+    let acc = gpu.zeros("acc", 1).unwrap();
+    let vt = gpu.upload_f32("values", &values).unwrap();
+    let mut prog = Program::default();
+    prog.push(reduce::flag_nonfinite(gpu, &acc, 0, &vt, 2).unwrap());
+    prog.run(gpu, &StepInfo::default()).unwrap();
+    assert_eq!(gpu.read_f32(&acc).unwrap(), vec![0.0]);
+}
