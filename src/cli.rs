@@ -10,13 +10,24 @@ use dae::gpu::Gpu;
 use dae::kernels::noise::Noise;
 use dae::nn::params::ParamLayout;
 use dae::nn::{presets, summary as nn_summary};
-use dae::run::{self, TrainOptions};
+use dae::run::{self, FolderMode, TrainOptions};
 
 #[derive(Args)]
 pub struct TrainArgs {
     /// A preset of EXPERIMENTS.md (see `dae summary --preset NAME`).
+    #[arg(long, required_unless_present = "resume")]
+    preset: Option<String>,
+    /// Continue the run in DIR from its last checkpoint, with its own
+    /// settings; with --epochs N, extend a finished run to N epochs.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["preset", "dataset", "batch_size", "lr", "seed", "noise", "l2", "train_limit", "test_limit", "out", "encoder", "overwrite"])]
+    resume: Option<PathBuf>,
+    /// Replace the run that --out holds (its model, state and metrics).
     #[arg(long)]
-    preset: String,
+    overwrite: bool,
+    /// Also checkpoint every N optimizer steps inside an epoch (always at
+    /// the end of each epoch and on Ctrl-C).
+    #[arg(long, value_name = "STEPS")]
+    checkpoint_every: Option<usize>,
     /// mnist or fashion-mnist (default: the preset's study's dataset,
     /// fashion-mnist for fashion-cae and mnist for the others).
     #[arg(long)]
@@ -30,9 +41,9 @@ pub struct TrainArgs {
     /// Learning rate (default: the study's).
     #[arg(long, allow_negative_numbers = true)]
     lr: Option<f32>,
-    /// Seed for initialisation, shuffling, noise and dropout.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    /// Seed for initialisation, shuffling, noise and dropout [default: 1].
+    #[arg(long)]
+    seed: Option<u64>,
     /// Input noise KIND:LEVEL: none, gaussian:S, gaussian-noclip:S, uniform:P,
     /// salt-pepper:P, masking:P (default: the study's).
     #[arg(long)]
@@ -46,7 +57,8 @@ pub struct TrainArgs {
     /// Evaluate on the first N test images only.
     #[arg(long)]
     test_limit: Option<usize>,
-    /// Output folder (default: runs/PRESET-DATASET-sSEED).
+    /// Output folder (default: runs/PRESET-DATASET-sSEED, or the first
+    /// free runs/PRESET-DATASET-sSEED-N when that holds a run).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Folder holding mnist/ and fashion-mnist/ (default: ./data, or $DAE_DATA).
@@ -90,32 +102,63 @@ pub fn summary(preset: &str) -> anyhow::Result<()> {
 }
 
 pub fn train(a: TrainArgs) -> anyhow::Result<()> {
+    if let Some(dir) = &a.resume {
+        let (mut opts, spec) =
+            run::resume_options(dir, a.epochs, a.data.clone(), a.checkpoint_every)?;
+        opts.progress = !a.quiet;
+        let data = Dataset::load(&opts.data_root, opts.dataset)?;
+        let gpu = open_gpu()?;
+        let r = run::train_spec(&gpu, &opts, spec, data, None)?;
+        println!("wrote {}", r.out.display());
+        return Ok(());
+    }
+    let preset = a.preset.clone().unwrap_or_default();
     let dataset = match &a.dataset {
         Some(d) => parse_dataset(d)?,
-        None => dae::nn::presets::default_dataset(&a.preset),
+        None => dae::nn::presets::default_dataset(&preset),
     };
     let noise = a.noise.as_deref().map(parse_noise).transpose()?;
-    let out = a.out.clone().unwrap_or_else(|| {
-        PathBuf::from("runs").join(format!("{}-{}-s{}", a.preset, dataset, a.seed))
-    });
-    let opts = TrainOptions {
-        preset: a.preset,
-        dataset,
-        epochs: a.epochs,
-        batch_size: a.batch_size,
-        lr: a.lr,
-        seed: a.seed,
-        noise,
-        l2: a.l2,
-        train_limit: a.train_limit,
-        test_limit: a.test_limit,
-        out,
-        data_root: a.data.unwrap_or_else(Dataset::default_root),
-        progress: !a.quiet,
-        encoder: a.encoder,
+    let seed = a.seed.unwrap_or(1);
+    let out = match &a.out {
+        Some(out) => out.clone(),
+        // The default name never lands on a finished run: it takes the next
+        // free suffix instead.
+        None if a.overwrite => {
+            PathBuf::from("runs").join(format!("{preset}-{dataset}-s{seed}"))
+        }
+        None => run::folder::next_free(
+            &PathBuf::from("runs").join(format!("{preset}-{dataset}-s{seed}")),
+        ),
     };
-    // Check the options and the data before paying for the GPU.
+    let mut opts = TrainOptions::new(&preset, dataset, out);
+    opts.epochs = a.epochs;
+    opts.batch_size = a.batch_size;
+    opts.lr = a.lr;
+    opts.seed = seed;
+    opts.noise = noise;
+    opts.l2 = a.l2;
+    opts.train_limit = a.train_limit;
+    opts.test_limit = a.test_limit;
+    opts.data_root = a.data.unwrap_or_else(Dataset::default_root);
+    opts.progress = !a.quiet;
+    opts.encoder = a.encoder;
+    opts.checkpoint_every = a.checkpoint_every;
+    opts.mode = if a.overwrite {
+        FolderMode::Overwrite
+    } else {
+        FolderMode::Fresh
+    };
+    // Check the options, the folder and the data before paying for the GPU.
     run::build_spec(&opts)?;
+    if opts.mode == FolderMode::Fresh && run::folder::holds_run(&opts.out) {
+        let dir = opts.out.display();
+        anyhow::bail!(
+            "{dir} already holds a run; training into it would replace its model. Fix: continue \
+             it with `dae train --resume {dir}` (add --epochs N to extend a finished run), \
+             replace it with --overwrite, or choose another --out"
+        );
+    }
+    drop(run::folder::RunFolder::lock(&opts.out)?);
     let data = Dataset::load(&opts.data_root, opts.dataset)?;
     let gpu = open_gpu()?;
     let r = run::train_on(&gpu, &opts, data)?;
@@ -128,9 +171,13 @@ pub fn eval(
     dataset: Option<&str>,
     noise: Option<&str>,
     data: Option<PathBuf>,
+    test_limit: Option<usize>,
 ) -> anyhow::Result<()> {
     let dataset = dataset.map(parse_dataset).transpose()?;
     let noise = noise.map(parse_noise).transpose()?;
+    if test_limit == Some(0) {
+        anyhow::bail!("--test-limit must be at least 1");
+    }
     if !checkpoint.exists() {
         anyhow::bail!(
             "checkpoint {} does not exist. Fix: pass a model.safetensors that `dae train` or `dae experiment` wrote (in its --out folder)",
@@ -138,23 +185,34 @@ pub fn eval(
         );
     }
     let gpu = open_gpu()?;
-    let root = data.unwrap_or_else(Dataset::default_root);
-    let (spec, loss, acc) = run::eval(&gpu, checkpoint, dataset, noise, &root)
+    let o = run::EvalOptions {
+        dataset,
+        noise,
+        test_limit,
+        data_root: data.unwrap_or_else(Dataset::default_root),
+    };
+    let r = run::eval(&gpu, checkpoint, &o)
         .with_context(|| format!("evaluating {}", checkpoint.display()))?;
-    match acc {
+    let spec = &r.spec;
+    match r.accuracy {
         Some(a) => println!(
-            "{}: test loss {:.5}, test accuracy {:.2}%",
+            "{}: test loss {:.5}, test accuracy {:.2}% ({} images)",
             spec.name,
-            loss,
-            100.0 * a
+            r.loss,
+            100.0 * a,
+            r.images
         ),
         None => println!(
-            "{}: test {} {:.6} (noise {})",
+            "{}: test {} {:.6} (noise {}, {} images)",
             spec.name,
             spec.loss.name(),
-            loss,
-            spec.noise
+            r.loss,
+            spec.noise,
+            r.images
         ),
+    }
+    if let (Some(n), None) = (r.trained_test_limit, test_limit) {
+        println!("note: it was trained with --test-limit {n}; pass the same to compare with its metrics.csv");
     }
     Ok(())
 }
@@ -219,6 +277,9 @@ pub struct ExperimentArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Also checkpoint every N optimizer steps inside an epoch.
+    #[arg(long, value_name = "STEPS")]
+    checkpoint_every: Option<usize>,
 }
 
 pub fn experiment(a: ExperimentArgs) -> anyhow::Result<()> {
@@ -240,7 +301,17 @@ pub fn experiment(a: ExperimentArgs) -> anyhow::Result<()> {
         train_limit: a.train_limit,
         test_limit: a.test_limit,
         progress: !a.quiet,
+        checkpoint_every: a.checkpoint_every,
     };
+    if a.checkpoint_every == Some(0) {
+        anyhow::bail!("--checkpoint-every must be at least 1");
+    }
+    if a.test_limit == Some(0) {
+        anyhow::bail!("--test-limit must be at least 1");
+    }
+    if a.train_limit == Some(0) {
+        anyhow::bail!("--train-limit must be at least 1");
+    }
     if !dae::experiment::EXPERIMENTS
         .iter()
         .any(|(n, _)| *n == a.name)

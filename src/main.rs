@@ -28,7 +28,8 @@ enum Command {
         #[arg(long)]
         preset: String,
     },
-    /// Train a preset; writes metrics.csv, a checkpoint and figures to --out.
+    /// Train a preset (or resume a run); writes a checkpoint, metrics.csv and
+    /// figures to --out after every epoch.
     Train(cli::TrainArgs),
     /// Score a checkpoint on the test set.
     Eval {
@@ -44,6 +45,9 @@ enum Command {
         /// Folder holding mnist/ and fashion-mnist/ (default: ./data, or $DAE_DATA).
         #[arg(long)]
         data: Option<PathBuf>,
+        /// Score the first N test images only.
+        #[arg(long)]
+        test_limit: Option<usize>,
     },
     /// Run a whole study of EXPERIMENTS.md: trainings, tables, figures and
     /// report.md.
@@ -74,7 +78,14 @@ fn main() -> ExitCode {
             dataset,
             noise,
             data,
-        } => cli::eval(&checkpoint, dataset.as_deref(), noise.as_deref(), data),
+            test_limit,
+        } => cli::eval(
+            &checkpoint,
+            dataset.as_deref(),
+            noise.as_deref(),
+            data,
+            test_limit,
+        ),
         Command::Bench {
             reps,
             profile,
@@ -84,6 +95,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            if let Some(i) = e.downcast_ref::<dae::run::Interrupted>() {
+                eprintln!("{i}");
+                return ExitCode::from(dae::run::interrupt::EXIT_INTERRUPTED);
+            }
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }

@@ -71,6 +71,8 @@ pub struct ExperimentOptions {
     /// Evaluate on only the first N test images.
     pub test_limit: Option<usize>,
     pub progress: bool,
+    /// Also checkpoint every this many steps inside an epoch.
+    pub checkpoint_every: Option<usize>,
 }
 
 impl ExperimentOptions {
@@ -96,6 +98,10 @@ impl ExperimentOptions {
             data_root: self.data_root.clone(),
             progress: self.progress,
             encoder: None,
+            checkpoint_every: self.checkpoint_every,
+            // A study run again on its folder skips finished trainings and
+            // resumes the interrupted one.
+            mode: crate::run::FolderMode::Auto,
         }
     }
 

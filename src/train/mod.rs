@@ -22,7 +22,10 @@ use crate::data::Dataset;
 use crate::gpu::{step_offset, Gpu, GpuError, Program, Readback, StepInfo};
 use crate::nn::params::ParamLayout;
 use crate::nn::ModelSpec;
-use plan::{GpuModel, StepPlan, METRIC_SLOTS, TEST_CORRECT, TEST_LOSS, TRAIN_CORRECT, TRAIN_LOSS};
+pub use plan::{
+    GpuModel, StepPlan, METRIC_SLOTS, PARAMS_NONFINITE, TEST_CORRECT, TEST_LOSS, TEST_NONFINITE,
+    TRAIN_CORRECT, TRAIN_LOSS, TRAIN_NONFINITE,
+};
 
 /// Step numbers of evaluation steps start here, so the test set's noise is
 /// the same every epoch and never collides with a training step's draws.
@@ -34,7 +37,7 @@ const EVAL_STEP_BASE: u32 = 0x4000_0000;
 const MAX_IN_FLIGHT: usize = 3;
 
 /// One epoch's figures.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EpochMetrics {
     pub epoch: usize,
     pub train_loss: f64,
@@ -147,39 +150,54 @@ impl<'g> Trainer<'g> {
         let mut at = 0;
         while at < count {
             let chunk = self.steps_per_submit.min(count - at);
-            let mut enc = self
-                .gpu
-                .device
-                .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                    label: Some("steps"),
-                });
-            {
-                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                    label: Some("steps"),
-                    timestamp_writes: None,
-                });
-                for s in first + at..first + at + chunk {
-                    program.record(&mut pass, Some((&self.step_group, step_offset(s))));
-                }
-            }
-            let index = self.gpu.queue.submit([enc.finish()]);
-            in_flight.push_back(index);
-            if in_flight.len() > MAX_IN_FLIGHT {
-                let oldest = in_flight.pop_front().expect("non-empty");
-                self.gpu
-                    .device
-                    .poll(wgpu::PollType::Wait {
-                        submission_index: Some(oldest),
-                        timeout: None,
-                    })
-                    .map_err(|e| GpuError::Readback(e.to_string()))?;
-            }
-            let done = done.clone();
-            self.gpu.queue.on_submitted_work_done(move || {
-                done.fetch_add(chunk, Ordering::Relaxed);
-            });
+            self.submit_chunk(program, first + at, chunk, done, &mut in_flight)?;
             at += chunk;
         }
+        Ok(())
+    }
+
+    /// Records steps `first..first + chunk` into one command buffer and
+    /// submits it, first waiting for the oldest submission while
+    /// [`MAX_IN_FLIGHT`] are queued.
+    fn submit_chunk(
+        &self,
+        program: &Program,
+        first: usize,
+        chunk: usize,
+        done: &Arc<AtomicUsize>,
+        in_flight: &mut std::collections::VecDeque<wgpu::SubmissionIndex>,
+    ) -> Result<(), GpuError> {
+        let mut enc = self
+            .gpu
+            .device
+            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("steps"),
+            });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
+                label: Some("steps"),
+                timestamp_writes: None,
+            });
+            for s in first..first + chunk {
+                program.record(&mut pass, Some((&self.step_group, step_offset(s))));
+            }
+        }
+        let index = self.gpu.queue.submit([enc.finish()]);
+        in_flight.push_back(index);
+        if in_flight.len() > MAX_IN_FLIGHT {
+            let oldest = in_flight.pop_front().expect("non-empty");
+            self.gpu
+                .device
+                .poll(wgpu::PollType::Wait {
+                    submission_index: Some(oldest),
+                    timeout: None,
+                })
+                .map_err(|e| GpuError::Readback(e.to_string()))?;
+        }
+        let done = done.clone();
+        self.gpu.queue.on_submitted_work_done(move || {
+            done.fetch_add(chunk, Ordering::Relaxed);
+        });
         Ok(())
     }
 
@@ -189,7 +207,7 @@ impl<'g> Trainer<'g> {
         &self,
         done: &AtomicUsize,
         total: usize,
-        mut progress: impl FnMut(usize),
+        progress: &mut impl FnMut(usize),
     ) -> Result<(), GpuError> {
         loop {
             self.gpu
@@ -205,15 +223,12 @@ impl<'g> Trainer<'g> {
         }
     }
 
-    /// One epoch: shuffle, train on every whole batch, evaluate on the whole
-    /// test set. `progress(steps_done, steps_total)` is called as steps
-    /// complete.
-    pub fn run_epoch(
-        &mut self,
-        epoch: usize,
-        mut progress: impl FnMut(usize, usize),
-    ) -> anyhow::Result<EpochMetrics> {
-        let t0 = Instant::now();
+    /// Writes epoch `epoch`'s shuffled order and the step records of its
+    /// training steps (numbered from `first_step + 1`, the optimizer's step
+    /// count before the epoch) and evaluation steps. The same epoch and
+    /// first step give the same order and records, which is what makes a
+    /// resumed epoch continue exactly where it stopped.
+    pub fn prepare_epoch(&mut self, epoch: usize, first_step: u32) {
         let mut order: Vec<u32> = (0..self.data.train.count as u32).collect();
         let mut rng =
             StdRng::seed_from_u64(self.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
@@ -221,7 +236,7 @@ impl<'g> Trainer<'g> {
         self.gpu.write_u32(&self.plan.train_indices, &order);
         let mut steps = Vec::with_capacity(self.train_steps + self.eval_steps);
         for i in 0..self.train_steps {
-            let t = self.global_step + 1 + i as u32;
+            let t = first_step + 1 + i as u32;
             let (lr, bc1, bc2) = self.model.spec.optimizer.step_values(t);
             let start = i * self.batch;
             steps.push(StepInfo {
@@ -237,28 +252,97 @@ impl<'g> Trainer<'g> {
         }
         steps.extend(self.eval_steps_info());
         self.gpu.write_steps(&self.step_buffer, &steps);
-        self.gpu.write_f32(&self.plan.acc, &[0.0; METRIC_SLOTS]);
+    }
 
+    /// Sets the GPU's metric sums and divergence flags (zeros at the start
+    /// of an epoch; the saved partial sums when resuming inside one).
+    pub fn set_sums(&self, sums: &[f32; METRIC_SLOTS]) {
+        self.gpu.write_f32(&self.plan.acc, sums);
+    }
+
+    /// The GPU's metric sums and flags; waits for the work submitted so far.
+    pub fn sums(&self) -> Result<[f32; METRIC_SLOTS], GpuError> {
+        let v = self.read_metrics()?;
+        let mut out = [0.0; METRIC_SLOTS];
+        out.copy_from_slice(&v[..METRIC_SLOTS]);
+        Ok(out)
+    }
+
+    /// Runs training steps `from..to` of the epoch prepared last, checking
+    /// `stop()` before recording each submission; returns how many steps ran
+    /// (all of them unless `stop` asked to end early), and waits for them.
+    /// `progress(steps_done)` counts from `from`.
+    pub fn train_range(
+        &mut self,
+        from: usize,
+        to: usize,
+        stop: &dyn Fn() -> bool,
+        mut progress: impl FnMut(usize),
+    ) -> anyhow::Result<usize> {
         let done = Arc::new(AtomicUsize::new(0));
-        let total = self.train_steps + self.eval_steps;
-        self.submit(&self.plan.train, 0, self.train_steps, &done)?;
+        let mut at = from;
+        let mut in_flight = std::collections::VecDeque::new();
+        while at < to && !stop() {
+            let chunk = self.steps_per_submit.min(to - at);
+            self.submit_chunk(&self.plan.train, at, chunk, &done, &mut in_flight)?;
+            at += chunk;
+            progress(done.load(Ordering::Relaxed));
+        }
+        let ran = at - from;
+        self.drain(&done, ran, &mut progress)?;
+        self.global_step += ran as u32;
+        Ok(ran)
+    }
+
+    /// Evaluates the whole test set into the test slots of the sums (the
+    /// epoch prepared last must have written the evaluation records).
+    pub fn eval_epoch(&mut self, mut progress: impl FnMut(usize)) -> anyhow::Result<()> {
+        let done = Arc::new(AtomicUsize::new(0));
         self.submit(&self.plan.eval, self.train_steps, self.eval_steps, &done)?;
-        self.drain(&done, total, |n| progress(n, total))?;
-        self.global_step += self.train_steps as u32;
-        let sums = self.read_metrics()?;
+        self.drain(&done, self.eval_steps, &mut progress)?;
+        Ok(())
+    }
+
+    /// The epoch's figures from its sums.
+    pub fn metrics(
+        &self,
+        epoch: usize,
+        sums: &[f32; METRIC_SLOTS],
+        seconds: f64,
+        trained: usize,
+    ) -> EpochMetrics {
         let n_train = (self.train_steps * self.batch).min(self.data.train.count) as f64;
         let n_test = self.data.test.count as f64;
         let classifier = self.model.spec.loss.is_classifier();
-        let seconds = t0.elapsed().as_secs_f64();
-        Ok(EpochMetrics {
+        let trained = (trained * self.batch).min(self.data.train.count) as f64;
+        EpochMetrics {
             epoch,
             train_loss: sums[TRAIN_LOSS] as f64 / n_train,
             train_acc: classifier.then(|| sums[TRAIN_CORRECT] as f64 / n_train),
             test_loss: sums[TEST_LOSS] as f64 / n_test,
             test_acc: classifier.then(|| sums[TEST_CORRECT] as f64 / n_test),
             seconds,
-            samples_per_sec: n_train / seconds,
-        })
+            samples_per_sec: trained / seconds.max(1e-9),
+        }
+    }
+
+    /// One whole epoch from its first step: shuffle, train on every whole
+    /// batch, evaluate on the whole test set. `progress(steps_done,
+    /// steps_total)` is called as steps complete.
+    pub fn run_epoch(
+        &mut self,
+        epoch: usize,
+        mut progress: impl FnMut(usize, usize),
+    ) -> anyhow::Result<EpochMetrics> {
+        let t0 = Instant::now();
+        self.prepare_epoch(epoch, self.global_step);
+        self.set_sums(&[0.0; METRIC_SLOTS]);
+        let total = self.train_steps + self.eval_steps;
+        let n = self.train_steps;
+        self.train_range(0, n, &|| false, |d| progress(d, total))?;
+        self.eval_epoch(|d| progress(n + d, total))?;
+        let sums = self.sums()?;
+        Ok(self.metrics(epoch, &sums, t0.elapsed().as_secs_f64(), n))
     }
 
     fn read_metrics(&self) -> Result<Vec<f32>, GpuError> {
@@ -276,11 +360,17 @@ impl<'g> Trainer<'g> {
         self.gpu.write_f32(&self.plan.acc, &[0.0; METRIC_SLOTS]);
         let done = Arc::new(AtomicUsize::new(0));
         self.submit(&self.plan.eval, self.train_steps, self.eval_steps, &done)?;
-        self.drain(&done, self.eval_steps, |_| {})?;
+        self.drain(&done, self.eval_steps, &mut |_| {})?;
         let sums = self.read_metrics()?;
         let n = self.data.test.count as f64;
+        // A non-finite output may hide behind a clamp in the loss.
+        let nonfinite = sums[TEST_NONFINITE] != 0.0;
         Ok((
-            sums[TEST_LOSS] as f64 / n,
+            if nonfinite {
+                f64::NAN
+            } else {
+                sums[TEST_LOSS] as f64 / n
+            },
             self.model
                 .spec
                 .loss
@@ -407,6 +497,32 @@ impl<'g> Trainer<'g> {
             out.push((d.kernel.name.to_string(), t * 1e3 / reps as f64));
         }
         Ok(out)
+    }
+
+    /// The optimizer's state buffers (Adam's m and v, SGD's velocity),
+    /// copied to the host.
+    pub fn optimizer_state(&self) -> Result<Vec<Vec<f32>>, GpuError> {
+        self.model
+            .opt_state
+            .iter()
+            .map(|t| self.gpu.read_f32(t))
+            .collect()
+    }
+
+    /// Restores the optimizer state and its step count (from a checkpoint).
+    pub fn restore_optimizer(&mut self, state: &[Vec<f32>], global_step: u32) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            state.len() == self.model.opt_state.len()
+                && state.iter().zip(&self.model.opt_state).all(|(s, t)| s.len() == t.len),
+            "the saved optimizer state does not match the model's ({} buffers of {} values expected)",
+            self.model.opt_state.len(),
+            self.model.layout.trainable_len
+        );
+        for (s, t) in state.iter().zip(&self.model.opt_state) {
+            self.gpu.write_f32(t, s);
+        }
+        self.global_step = global_step;
+        Ok(())
     }
 
     /// The parameter buffer, copied to the host.

@@ -25,7 +25,14 @@ pub const TRAIN_LOSS: usize = 0;
 pub const TRAIN_CORRECT: usize = 1;
 pub const TEST_LOSS: usize = 2;
 pub const TEST_CORRECT: usize = 3;
-pub const METRIC_SLOTS: usize = 4;
+/// Divergence flags (1.0 once set; cleared only with the sums): a
+/// non-finite model output or per-row loss in a training step, a non-finite
+/// parameter after a training step's update, a non-finite test output or loss.
+pub const TRAIN_NONFINITE: usize = 4;
+pub const PARAMS_NONFINITE: usize = 5;
+pub const TEST_NONFINITE: usize = 6;
+/// Slots of the accumulator buffer (one spare keeps it 32 bytes).
+pub const METRIC_SLOTS: usize = 8;
 
 /// Random streams: 0 for input noise, 1 + layer index for dropout.
 const NOISE_STREAM: u32 = 0;
@@ -338,7 +345,9 @@ pub fn forward_program(
     Ok(p)
 }
 
-/// Loss, its gradient, and the reduction of per-row values into `acc`.
+/// Loss, its gradient, the reduction of per-row values into `acc`, and the
+/// divergence flag `acc[nonfinite_slot]` over the model output and the
+/// per-row losses (before any clamp in the loss could hide a NaN).
 pub fn loss_program(
     gpu: &Gpu,
     m: &GpuModel,
@@ -346,6 +355,7 @@ pub fn loss_program(
     acc: &Tensor,
     loss_slot: usize,
     correct_slot: usize,
+    nonfinite_slot: usize,
 ) -> Result<Program, GpuError> {
     let mut p = Program::default();
     let last = m.spec.layers.len() - 1;
@@ -389,6 +399,20 @@ pub fn loss_program(
             )?);
         }
     }
+    p.push(reduce::flag_nonfinite(
+        gpu,
+        acc,
+        nonfinite_slot,
+        out,
+        b.batch * cols,
+    )?);
+    p.push(reduce::flag_nonfinite(
+        gpu,
+        acc,
+        nonfinite_slot,
+        &b.row_loss,
+        b.batch,
+    )?);
     p.push(reduce::sum_into(gpu, acc, loss_slot, &b.row_loss, b.batch)?);
     if m.spec.loss.is_classifier() {
         p.push(reduce::sum_into(
@@ -670,11 +694,35 @@ impl StepPlan {
         let noise = m.spec.noise;
         let mut train = input_program(gpu, &b, &data.train, &train_indices, data.features, noise)?;
         train.extend(forward_program(gpu, m, &b, Mode::Train)?);
-        train.extend(loss_program(gpu, m, &b, &acc, TRAIN_LOSS, TRAIN_CORRECT)?);
+        train.extend(loss_program(
+            gpu,
+            m,
+            &b,
+            &acc,
+            TRAIN_LOSS,
+            TRAIN_CORRECT,
+            TRAIN_NONFINITE,
+        )?);
         train.extend(backward_program(gpu, m, &b)?);
+        // After the update: every parameter and running statistic.
+        train.push(reduce::flag_nonfinite(
+            gpu,
+            &acc,
+            PARAMS_NONFINITE,
+            &m.params,
+            m.layout.total_len,
+        )?);
         let mut eval = input_program(gpu, &b, &data.test, &test_indices, data.features, noise)?;
         eval.extend(forward_program(gpu, m, &b, Mode::Eval)?);
-        eval.extend(loss_program(gpu, m, &b, &acc, TEST_LOSS, TEST_CORRECT)?);
+        eval.extend(loss_program(
+            gpu,
+            m,
+            &b,
+            &acc,
+            TEST_LOSS,
+            TEST_CORRECT,
+            TEST_NONFINITE,
+        )?);
         Ok(StepPlan {
             train_buffers: b,
             train_indices,

@@ -1,0 +1,66 @@
+//! Timing whole training steps of a preset, for `dae bench`.
+
+use crate::data::Dataset;
+use crate::gpu::Gpu;
+use crate::nn::{presets, ModelSpec};
+use crate::train::Trainer;
+
+/// Times full training steps (gather, noise, forward, loss, backward,
+/// optimizer) of `preset` at `batch`: the median over `reps` runs of
+/// `steps` steps recorded into one submission, divided by `steps`.
+pub fn bench_step(
+    gpu: &Gpu,
+    preset: &str,
+    batch: usize,
+    reps: usize,
+    data: &Dataset,
+) -> anyhow::Result<crate::bench::BenchRow> {
+    let mut spec = presets::preset(preset).map_err(anyhow::Error::msg)?;
+    spec.batch_size = batch;
+    let steps = 8;
+    spec.train_limit = Some(batch * steps);
+    let mut trainer = Trainer::new(gpu, spec, data, None, 1)?;
+    // Warm-up: compiles every pipeline.
+    trainer.time_steps(steps)?;
+    let mut times: Vec<f64> = (0..reps)
+        .map(|_| trainer.time_steps(steps).map(|t| t / steps as f64))
+        .collect::<anyhow::Result<_>>()?;
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    let flops = step_flops(&trainer.model.resolved, &trainer.model.spec, batch);
+    Ok(crate::bench::BenchRow {
+        name: format!("{preset}_train_step_b{batch}"),
+        variant: "full step".into(),
+        median_ms: median * 1e3,
+        gflops: flops / median / 1e9,
+    })
+}
+
+/// Per-dispatch times of one training step of `preset` at `batch`.
+pub fn profile_step(
+    gpu: &Gpu,
+    preset: &str,
+    batch: usize,
+    reps: usize,
+    data: &Dataset,
+) -> anyhow::Result<Vec<(String, f64)>> {
+    let mut spec = presets::preset(preset).map_err(anyhow::Error::msg)?;
+    spec.batch_size = batch;
+    spec.train_limit = Some(batch * 2);
+    let mut trainer = Trainer::new(gpu, spec, data, None, 1)?;
+    trainer.profile_step(reps)
+}
+
+/// Matmul FLOPs of one training step: 2·m·k·n for the forward product and
+/// each backward product that runs.
+fn step_flops(r: &crate::nn::Resolved, spec: &ModelSpec, batch: usize) -> f64 {
+    let mut f = 0.0;
+    for (i, l) in spec.layers.iter().enumerate() {
+        if let crate::nn::Layer::Dense { units, .. } = l.layer {
+            let mkn = 2.0 * (batch * r.inputs[i].size() * units) as f64;
+            // forward, weight gradient, and input gradient except layer 0
+            f += mkn * if i == 0 { 2.0 } else { 3.0 };
+        }
+    }
+    f
+}

@@ -1,0 +1,285 @@
+//! A whole training run as the CLI and the studies drive it: options and
+//! their validation, the run folder (lock, overwrite policy, resume), the
+//! epoch loop with checkpoints, divergence checks and interrupts, and every
+//! file a run writes.
+//!
+//! At every checkpoint (the end of an epoch, every `--checkpoint-every`
+//! steps, and on SIGINT/SIGTERM) the run first writes `state.safetensors`,
+//! which holds everything needed to continue bit for bit; at the end of an
+//! epoch it then writes `model.safetensors` (clean weights), `metrics.csv`
+//! and the figures. All files are written atomically, so a kill at any
+//! moment leaves a folder that loads and resumes, and loses at most the
+//! steps since the last checkpoint.
+
+mod bench;
+mod checkpoint;
+mod eval;
+mod figures;
+pub mod folder;
+pub mod interrupt;
+mod session;
+mod state;
+
+use std::path::PathBuf;
+
+use anyhow::bail;
+
+use crate::data::{Dataset, DatasetName};
+use crate::gpu::Gpu;
+use crate::kernels::noise::Noise;
+use crate::nn::{presets, ModelSpec};
+use crate::optim::Optimizer;
+use crate::train::EpochMetrics;
+
+pub use bench::{bench_step, profile_step};
+pub use checkpoint::{copy_named, first_nonfinite, load_params, save_checkpoint};
+pub use eval::{eval, EvalOptions, EvalResult};
+pub use folder::FolderMode;
+pub use interrupt::Interrupted;
+pub use state::{RunConfig, RunState};
+
+/// Everything `dae train` accepts.
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    pub preset: String,
+    pub dataset: DatasetName,
+    pub epochs: Option<usize>,
+    pub batch_size: Option<usize>,
+    pub lr: Option<f32>,
+    pub seed: u64,
+    pub noise: Option<Noise>,
+    pub l2: Option<f32>,
+    /// Use only the first N training images.
+    pub train_limit: Option<usize>,
+    /// Use only the first N test images.
+    pub test_limit: Option<usize>,
+    pub out: PathBuf,
+    pub data_root: PathBuf,
+    /// Show a progress bar.
+    pub progress: bool,
+    /// An autoencoder checkpoint providing the encoder layers of presets
+    /// built on one (`code-classifier`, `conv-dae-classifier`).
+    pub encoder: Option<PathBuf>,
+    /// Also checkpoint every this many optimizer steps inside an epoch.
+    pub checkpoint_every: Option<usize>,
+    /// What to do when `out` already holds a run.
+    pub mode: FolderMode,
+}
+
+impl TrainOptions {
+    /// A preset's defaults, writing to `out`, refusing a folder that holds
+    /// a run.
+    pub fn new(preset: &str, dataset: DatasetName, out: PathBuf) -> TrainOptions {
+        TrainOptions {
+            preset: preset.into(),
+            dataset,
+            epochs: None,
+            batch_size: None,
+            lr: None,
+            seed: 1,
+            noise: None,
+            l2: None,
+            train_limit: None,
+            test_limit: None,
+            out,
+            data_root: Dataset::default_root(),
+            progress: false,
+            encoder: None,
+            checkpoint_every: None,
+            mode: FolderMode::Fresh,
+        }
+    }
+}
+
+/// Limits that keep a typo from asking for something absurd.
+const MAX_EPOCHS: usize = 100_000;
+pub(crate) const MAX_BATCH: usize = 65_536;
+
+/// The preset's spec with the options applied, or a message naming the
+/// bad option and its accepted range.
+pub fn build_spec(o: &TrainOptions) -> anyhow::Result<ModelSpec> {
+    let mut spec = presets::preset(&o.preset).map_err(anyhow::Error::msg)?;
+    check_options(o)?;
+    if let Some(e) = o.epochs {
+        spec.epochs = e;
+    }
+    if let Some(b) = o.batch_size {
+        spec.batch_size = b;
+    }
+    if let Some(lr) = o.lr {
+        spec.optimizer = match spec.optimizer {
+            Optimizer::Adam {
+                beta1, beta2, eps, ..
+            } => Optimizer::Adam {
+                lr,
+                beta1,
+                beta2,
+                eps,
+            },
+            Optimizer::Sgd { momentum, .. } => Optimizer::Sgd { lr, momentum },
+        };
+    }
+    if let Some(n) = o.noise {
+        spec.noise = n;
+    }
+    if let Some(l2) = o.l2 {
+        spec.l2 = l2;
+    }
+    if let Some(n) = o.train_limit {
+        spec.train_limit = Some(spec.train_limit.map_or(n, |p| p.min(n)));
+    }
+    spec.resolve(10)
+        .map_err(|e| anyhow::anyhow!("preset {}: {e}", spec.name))?;
+    Ok(spec)
+}
+
+/// The ranges of the numeric options.
+fn check_options(o: &TrainOptions) -> anyhow::Result<()> {
+    if let Some(e) = o.epochs {
+        if e == 0 || e > MAX_EPOCHS {
+            bail!("--epochs must be between 1 and {MAX_EPOCHS}, got {e}");
+        }
+    }
+    if let Some(b) = o.batch_size {
+        if b == 0 || b > MAX_BATCH {
+            bail!("--batch-size must be between 1 and {MAX_BATCH}, got {b}");
+        }
+    }
+    if let Some(lr) = o.lr {
+        if !(lr.is_finite() && lr > 0.0 && lr <= 10.0) {
+            bail!("--lr must be a number in (0, 10], got {lr}");
+        }
+    }
+    if let Some(l2) = o.l2 {
+        if !(l2.is_finite() && (0.0..=1.0).contains(&l2)) {
+            bail!("--l2 must be in [0, 1], got {l2}");
+        }
+    }
+    if o.train_limit == Some(0) {
+        bail!("--train-limit must be at least 1");
+    }
+    if o.test_limit == Some(0) {
+        bail!("--test-limit must be at least 1");
+    }
+    if let Some(k) = o.checkpoint_every {
+        if k == 0 || k > u32::MAX as usize {
+            bail!("--checkpoint-every must be between 1 and {} steps, got {k}", u32::MAX);
+        }
+    }
+    Ok(())
+}
+
+/// What a finished run reports.
+pub struct RunResult {
+    pub spec: ModelSpec,
+    pub history: Vec<EpochMetrics>,
+    /// Optimizer steps per epoch.
+    pub steps_per_epoch: usize,
+    pub out: PathBuf,
+}
+
+/// Keeps the first `n` test images.
+pub(crate) fn limit_test(data: &mut Dataset, n: Option<usize>) -> anyhow::Result<()> {
+    if let Some(n) = n {
+        if n == 0 {
+            bail!("--test-limit must be at least 1");
+        }
+        let n = n.min(data.test_labels.len());
+        let f = data.rows * data.cols;
+        data.test_images.truncate(n * f);
+        data.test_labels.truncate(n);
+    }
+    Ok(())
+}
+
+/// Trains per `o`, printing one line per epoch, and writes into `o.out`:
+/// state.safetensors, model.safetensors, metrics.csv, loss.png and
+/// accuracy.png or reconstructions.png.
+pub fn train(gpu: &Gpu, o: &TrainOptions) -> anyhow::Result<RunResult> {
+    let data = Dataset::load(&o.data_root, o.dataset)?;
+    train_on(gpu, o, data)
+}
+
+/// [`train`] on an already loaded dataset (`o.data_root` and `o.dataset`
+/// only label the run).
+pub fn train_on(gpu: &Gpu, o: &TrainOptions, data: Dataset) -> anyhow::Result<RunResult> {
+    let spec = build_spec(o)?;
+    // A run that is resumed or already finished needs no encoder.
+    let init = match o.mode {
+        FolderMode::Resume => None,
+        FolderMode::Auto if folder::holds_run(&o.out) => None,
+        _ => checkpoint::encoder_init(&spec, o)?,
+    };
+    train_spec(gpu, o, spec, data, init)
+}
+
+/// Trains `spec` (built by the caller, not a preset) from `init` (or
+/// seeded values), writing the same files as [`train`]. `o.preset` and
+/// `o.encoder` are ignored; epochs, noise and the other options should
+/// already be in `spec`. `init` is ignored when the run resumes.
+pub fn train_spec(
+    gpu: &Gpu,
+    o: &TrainOptions,
+    spec: ModelSpec,
+    data: Dataset,
+    init: Option<Vec<f32>>,
+) -> anyhow::Result<RunResult> {
+    session::run(gpu, o, spec, data, init)
+}
+
+/// The options and spec that continue the run in `dir` (`dae train
+/// --resume DIR`): its own settings, with `epochs` (to extend a finished
+/// run), `data_root` and `checkpoint_every` when given.
+pub fn resume_options(
+    dir: &std::path::Path,
+    epochs: Option<usize>,
+    data_root: Option<PathBuf>,
+    checkpoint_every: Option<usize>,
+) -> anyhow::Result<(TrainOptions, ModelSpec)> {
+    let path = dir.join(folder::STATE);
+    if !path.exists() {
+        if dir.join(folder::MODEL).exists() {
+            bail!(
+                "--resume {}: the folder holds a model but no run state ({}), so the run cannot \
+                 continue exactly (it was written by an older dae, or the folder was copied \
+                 without it). Fix: train anew with --overwrite or another --out",
+                dir.display(),
+                folder::STATE
+            );
+        }
+        bail!(
+            "--resume {}: no run there ({} not found). Fix: pass the --out folder of a dae train run",
+            dir.display(),
+            folder::STATE
+        );
+    }
+    let st = RunState::load(&path)?;
+    let mut spec = st.config.spec.clone();
+    if let Some(e) = epochs {
+        if e == 0 || e > MAX_EPOCHS {
+            bail!("--epochs must be between 1 and {MAX_EPOCHS}, got {e}");
+        }
+        if e < st.epochs_done {
+            bail!(
+                "--epochs {e}: the run in {} has already trained {} epochs. Fix: pass at least {}",
+                dir.display(),
+                st.epochs_done,
+                st.epochs_done
+            );
+        }
+        spec.epochs = e;
+    }
+    let dataset: DatasetName = st
+        .config
+        .dataset
+        .parse()
+        .map_err(|e| anyhow::anyhow!("run state {}: dataset: {e}", path.display()))?;
+    let mut o = TrainOptions::new(&spec.name, dataset, dir.to_path_buf());
+    o.seed = st.config.seed;
+    o.test_limit = st.config.test_limit;
+    o.data_root = data_root.unwrap_or(st.config.data_root.clone());
+    o.checkpoint_every = checkpoint_every.or(st.config.checkpoint_every);
+    o.mode = FolderMode::Resume;
+    check_options(&o)?;
+    Ok((o, spec))
+}
