@@ -1,90 +1,14 @@
-//! The IDX loader: the shipped datasets load with the published counts, and
-//! every kind of damaged file gives one error that names the file.
+//! The IDX loader: the shipped datasets load with the published counts,
+//! synthetic ones split as asked, and the accepted variants (multi-member
+//! gzip) load; what is refused is in data_errors.rs.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+mod idx_util;
 
 use dae::data::{
     label_histogram, thousands, DataError, Dataset, DatasetName, TEST_IMAGES, TEST_LABELS,
     TRAIN_IMAGES, TRAIN_LABELS,
 };
-use flate2::write::GzEncoder;
-use flate2::Compression;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
-}
-
-/// A fresh empty folder under the system temp dir, unique per test.
-fn temp_dir(test: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("dae-data-{}-{test}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = GzEncoder::new(Vec::new(), Compression::default());
-    enc.write_all(bytes).unwrap();
-    enc.finish().unwrap()
-}
-
-fn idx_images(magic: u32, count: u32, rows: u32, cols: u32, payload_images: usize) -> Vec<u8> {
-    let mut v = Vec::new();
-    for x in [magic, count, rows, cols] {
-        v.extend_from_slice(&x.to_be_bytes());
-    }
-    let n = payload_images * rows as usize * cols as usize;
-    v.extend((0..n).map(|i| (i * 7 % 256) as u8));
-    v
-}
-
-fn idx_labels(magic: u32, labels: &[u8]) -> Vec<u8> {
-    let mut v = Vec::new();
-    v.extend_from_slice(&magic.to_be_bytes());
-    v.extend_from_slice(&(labels.len() as u32).to_be_bytes());
-    v.extend_from_slice(labels);
-    v
-}
-
-/// Writes a small valid dataset (`n_train`, `n_test` examples) under
-/// `root/mnist/`; tests then damage one file.
-fn write_synthetic(root: &Path, n_train: usize, n_test: usize) -> PathBuf {
-    let dir = root.join("mnist");
-    std::fs::create_dir_all(&dir).unwrap();
-    let labels = |n: usize| (0..n).map(|i| (i % 10) as u8).collect::<Vec<_>>();
-    let files = [
-        (
-            TRAIN_IMAGES,
-            idx_images(0x803, n_train as u32, 28, 28, n_train),
-        ),
-        (TRAIN_LABELS, idx_labels(0x801, &labels(n_train))),
-        (
-            TEST_IMAGES,
-            idx_images(0x803, n_test as u32, 28, 28, n_test),
-        ),
-        (TEST_LABELS, idx_labels(0x801, &labels(n_test))),
-    ];
-    for (name, raw) in files {
-        std::fs::write(dir.join(name), gzip(&raw)).unwrap();
-    }
-    dir
-}
-
-/// Loads `root` and returns the error message, checking it names `file`.
-fn load_err(root: &Path, file: &Path) -> (DataError, String) {
-    let err = Dataset::load(root, DatasetName::Mnist).expect_err("a damaged file must not load");
-    let msg = err.to_string();
-    // Shown with --nocapture, to read the messages as a user would.
-    eprintln!("{msg}\n");
-    assert!(
-        msg.contains(&file.display().to_string()),
-        "message does not name {}: {msg}",
-        file.display()
-    );
-    assert!(msg.contains("Fix:"), "message gives no fix: {msg}");
-    (err, msg)
-}
+use idx_util::{gzip, idx_images, idx_labels, root, temp_dir, write_synthetic};
 
 #[test]
 fn mnist_loads_with_published_counts_and_histograms() {
@@ -189,213 +113,77 @@ fn synthetic_dataset_loads_and_splits() {
 }
 
 #[test]
-fn missing_file_is_named() {
-    let root = temp_dir("missing");
-    let dir = write_synthetic(&root, 3, 2);
-    let file = dir.join(TEST_LABELS);
-    std::fs::remove_file(&file).unwrap();
-    let (err, msg) = load_err(&root, &file);
-    assert!(matches!(err, DataError::Missing { .. }), "{msg}");
-    assert!(msg.contains("not found"), "{msg}");
-    std::fs::remove_dir_all(&root).unwrap();
-}
-
-#[test]
-fn truncated_gzip_is_caught() {
-    let root = temp_dir("truncated");
-    let dir = write_synthetic(&root, 20, 2);
-    let file = dir.join(TRAIN_IMAGES);
-    let gz = std::fs::read(&file).unwrap();
-    // Cut mid-stream: the deflate data stops early.
-    std::fs::write(&file, &gz[..gz.len() / 2]).unwrap();
-    let (err, msg) = load_err(&root, &file);
-    assert!(matches!(err, DataError::Truncated { .. }), "{msg}");
-    assert!(msg.contains("truncated"), "{msg}");
-    // Cut only the gzip trailer (CRC and length): every byte decodes, but the
-    // stream is still incomplete and must not pass.
-    std::fs::write(&file, &gz[..gz.len() - 4]).unwrap();
-    let (err, msg) = load_err(&root, &file);
-    assert!(matches!(err, DataError::Truncated { .. }), "{msg}");
-    // An empty file.
-    std::fs::write(&file, b"").unwrap();
-    let (_, msg) = load_err(&root, &file);
-    assert!(msg.contains("truncated"), "{msg}");
-    std::fs::remove_dir_all(&root).unwrap();
-}
-
-#[test]
-fn truncated_shipped_file_reports_expected_and_found_sizes() {
-    // The same cut as the known truncated copy of the original download
-    // (first 3,252,224 bytes of train-images): the error says how much of
-    // the promised 47,040,016 bytes it found.
-    let root = temp_dir("truncated-real");
-    let dir = root.join("mnist");
-    std::fs::create_dir_all(&dir).unwrap();
-    for f in [TRAIN_LABELS, TEST_IMAGES, TEST_LABELS] {
-        std::fs::copy(root_file(f), dir.join(f)).unwrap();
-    }
-    let gz = std::fs::read(root_file(TRAIN_IMAGES)).unwrap();
-    let file = dir.join(TRAIN_IMAGES);
-    std::fs::write(&file, &gz[..3_252_224]).unwrap();
-    let (err, msg) = load_err(&root, &file);
-    match err {
-        DataError::Truncated {
-            expected, found, ..
-        } => {
-            assert_eq!(expected, Some(47_040_016));
-            assert!(found > 0 && found < 47_040_016);
-        }
-        other => panic!("expected Truncated, got {other:?}"),
-    }
-    assert!(msg.contains("47,040,016"), "{msg}");
-    std::fs::remove_dir_all(&root).unwrap();
-}
-
-fn root_file(name: &str) -> PathBuf {
-    root().join("mnist").join(name)
-}
-
-#[test]
-fn not_gzip_is_corrupt() {
-    let root = temp_dir("notgzip");
-    let dir = write_synthetic(&root, 3, 2);
-    let file = dir.join(TRAIN_LABELS);
-    // Uncompressed IDX bytes where gzip is expected.
-    std::fs::write(&file, idx_labels(0x801, &[1, 2, 3])).unwrap();
-    let (err, msg) = load_err(&root, &file);
-    assert!(matches!(err, DataError::Corrupt { .. }), "{msg}");
-    std::fs::remove_dir_all(&root).unwrap();
-}
-
-#[test]
-fn damaged_deflate_data_is_caught() {
-    let root = temp_dir("crc");
-    let dir = write_synthetic(&root, 30, 2);
-    let file = dir.join(TRAIN_IMAGES);
-    let mut gz = std::fs::read(&file).unwrap();
-    // Flip bits in the middle of the compressed stream: either the deflate
-    // decoder or the CRC check must object.
-    let mid = gz.len() / 2;
-    for b in &mut gz[mid..mid + 8] {
-        *b ^= 0x5a;
-    }
-    std::fs::write(&file, &gz).unwrap();
-    let err = Dataset::load(&root, DatasetName::Mnist).expect_err("damaged stream loaded");
-    assert!(
-        err.to_string().contains(&file.display().to_string()),
-        "{err}"
-    );
-    std::fs::remove_dir_all(&root).unwrap();
-}
-
-#[test]
-fn bad_magic_is_named() {
-    let root = temp_dir("magic");
-    let dir = write_synthetic(&root, 3, 2);
-    let file = dir.join(TEST_IMAGES);
-    // A labels magic in an images file.
-    std::fs::write(&file, gzip(&idx_images(0x801, 2, 28, 28, 2))).unwrap();
-    let (err, msg) = load_err(&root, &file);
-    assert!(
-        matches!(err, DataError::BadMagic { found: 0x801, .. }),
-        "{msg}"
-    );
-    assert!(
-        msg.contains("0x00000803") && msg.contains("0x00000801"),
-        "{msg}"
-    );
-    std::fs::remove_dir_all(&root).unwrap();
-}
-
-#[test]
-fn wrong_image_size_is_named() {
-    let root = temp_dir("dims");
-    let dir = write_synthetic(&root, 3, 2);
-    let file = dir.join(TEST_IMAGES);
-    std::fs::write(&file, gzip(&idx_images(0x803, 2, 32, 32, 2))).unwrap();
-    let (err, msg) = load_err(&root, &file);
-    assert!(matches!(err, DataError::BadDims { .. }), "{msg}");
-    assert!(msg.contains("32x32"), "{msg}");
-    std::fs::remove_dir_all(&root).unwrap();
-}
-
-#[test]
-fn declared_count_must_match_payload() {
-    let root = temp_dir("count");
-    let dir = write_synthetic(&root, 3, 2);
-    let file = dir.join(TRAIN_IMAGES);
-    // Header says 5 images, payload holds 4.
-    std::fs::write(&file, gzip(&idx_images(0x803, 5, 28, 28, 4))).unwrap();
-    let (err, msg) = load_err(&root, &file);
-    assert!(
-        matches!(
-            err,
-            DataError::LengthMismatch {
-                count: 5,
-                expected: 3936,
-                found: 3152,
-                ..
-            }
-        ),
-        "{msg}"
-    );
-    // Header says 3 images, payload holds 4 (extra bytes are an error too).
-    std::fs::write(&file, gzip(&idx_images(0x803, 3, 28, 28, 4))).unwrap();
-    let (err, msg) = load_err(&root, &file);
-    assert!(matches!(err, DataError::LengthMismatch { .. }), "{msg}");
-    std::fs::remove_dir_all(&root).unwrap();
-}
-
-#[test]
-fn label_and_image_counts_must_agree() {
-    let root = temp_dir("mismatch");
-    let dir = write_synthetic(&root, 4, 2);
-    let labels = dir.join(TRAIN_LABELS);
-    std::fs::write(&labels, gzip(&idx_labels(0x801, &[0, 1, 2]))).unwrap();
-    let (err, msg) = load_err(&root, &labels);
-    assert!(
-        matches!(
-            err,
-            DataError::CountMismatch {
-                images: 4,
-                labels: 3,
-                ..
-            }
-        ),
-        "{msg}"
-    );
-    assert!(
-        msg.contains(&dir.join(TRAIN_IMAGES).display().to_string()),
-        "{msg}"
-    );
-    std::fs::remove_dir_all(&root).unwrap();
-}
-
-#[test]
-fn label_out_of_range_is_named() {
-    let root = temp_dir("label");
-    let dir = write_synthetic(&root, 3, 2);
-    let file = dir.join(TEST_LABELS);
-    std::fs::write(&file, gzip(&idx_labels(0x801, &[4, 10]))).unwrap();
-    let (err, msg) = load_err(&root, &file);
-    assert!(
-        matches!(
-            err,
-            DataError::BadLabel {
-                index: 1,
-                label: 10,
-                ..
-            }
-        ),
-        "{msg}"
-    );
-    std::fs::remove_dir_all(&root).unwrap();
-}
-
-#[test]
 fn thousands_separators() {
     assert_eq!(thousands(0), "0");
     assert_eq!(thousands(999), "999");
     assert_eq!(thousands(1000), "1,000");
     assert_eq!(thousands(47_040_016), "47,040,016");
+}
+
+#[test]
+fn multi_member_gzip_loads() {
+    // `cat a.gz b.gz` is a valid gzip file (RFC 1952 allows several members);
+    // split each file after its header and after half the payload.
+    let root = temp_dir("multi");
+    let dir = write_synthetic(&root, 6, 3);
+    let whole = Dataset::load(&root, DatasetName::Mnist).unwrap();
+    for (name, header) in [
+        (TRAIN_IMAGES, 16),
+        (TRAIN_LABELS, 8),
+        (TEST_IMAGES, 16),
+        (TEST_LABELS, 8),
+    ] {
+        let file = dir.join(name);
+        let raw = gunzip(&std::fs::read(&file).unwrap());
+        let cut = header + (raw.len() - header) / 2;
+        let mut two = gzip(&raw[..cut]);
+        two.extend(gzip(&raw[cut..]));
+        std::fs::write(&file, two).unwrap();
+    }
+    let ds = Dataset::load(&root, DatasetName::Mnist).expect("two concatenated members load");
+    assert_eq!(ds.train_images, whole.train_images);
+    assert_eq!(ds.train_labels, whole.train_labels);
+    assert_eq!(ds.test_images, whole.test_images);
+    assert_eq!(ds.test_labels, whole.test_labels);
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+fn gunzip(gz: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(gz), &mut out).unwrap();
+    out
+}
+
+#[test]
+fn empty_split_is_refused_naming_the_file() {
+    for (split, images, labels) in [
+        ("train", TRAIN_IMAGES, TRAIN_LABELS),
+        ("test", TEST_IMAGES, TEST_LABELS),
+    ] {
+        let root = temp_dir(&format!("empty-{split}"));
+        let dir = write_synthetic(&root, 3, 2);
+        // A well-formed pair of files with count 0: each alone is valid IDX.
+        std::fs::write(dir.join(images), gzip(&idx_images(0x803, 0, 28, 28, 0))).unwrap();
+        std::fs::write(dir.join(labels), gzip(&idx_labels(0x801, &[]))).unwrap();
+        let err = Dataset::load(&root, DatasetName::Mnist).expect_err("an empty split loaded");
+        let msg = err.to_string();
+        eprintln!("{msg}\n");
+        match &err {
+            DataError::EmptySplit { path, split: s } => {
+                assert_eq!(path, &dir.join(images), "{msg}");
+                assert_eq!(*s, split, "{msg}");
+            }
+            other => panic!("expected EmptySplit, got {other:?}"),
+        }
+        assert!(
+            msg.contains(&dir.join(images).display().to_string()),
+            "{msg}"
+        );
+        assert!(
+            msg.contains(&format!("the {split} split is empty")),
+            "{msg}"
+        );
+        assert!(msg.contains("Fix:"), "{msg}");
+        std::fs::remove_dir_all(&root).unwrap();
+    }
 }

@@ -1,4 +1,5 @@
-//! What a run writes: atomic files, CSV, PNG grids, plots and checkpoints.
+//! What a run writes: atomic files, CSV, PNG grids and plots, and the
+//! messages of failed reads and writes (checkpoints: checkpoint.rs).
 //! Set DAE_KEEP_TEST_OUTPUT=1 to keep the files (printed paths) and look at
 //! the figures.
 
@@ -329,76 +330,81 @@ fn scatter_plot_is_a_valid_png() {
     done(&dir);
 }
 
+/// How often `needle` occurs in `hay`.
+fn occurrences(hay: &str, needle: &str) -> usize {
+    hay.matches(needle).count()
+}
+
 #[test]
-fn checkpoint_round_trips() {
-    let dir = temp_dir("ckpt");
-    let path = dir.join("run").join("model.safetensors");
-    let tensors = vec![
-        (
-            "enc.0.weight".to_string(),
-            vec![3, 2],
-            vec![0.5, -1.0, 2.25, 1e-8, -0.0, 7.0],
-        ),
-        ("enc.0.bias".to_string(), vec![2], vec![0.1, f32::MAX]),
-        ("bn.running_var".to_string(), vec![1, 1, 2], vec![1.0, 2.0]),
-    ];
-    let mut meta = BTreeMap::new();
-    meta.insert("preset".to_string(), "mlp-dae".to_string());
-    meta.insert("epoch".to_string(), "5".to_string());
-    save_checkpoint(&path, &tensors, meta.clone()).unwrap();
-    assert_eq!(
-        files_in(path.parent().unwrap()),
-        vec!["model.safetensors".to_string()]
+fn failed_write_and_read_print_the_os_error_once() {
+    let dir = temp_dir("io-msg");
+    // Writing over a folder: the rename fails with EISDIR.
+    let folder = dir.join("model.safetensors");
+    std::fs::create_dir(&folder).unwrap();
+    let tensors = vec![("w".to_string(), vec![1], vec![1.0f32])];
+    let err = save_checkpoint(&folder, &tensors, BTreeMap::new()).unwrap_err();
+    assert!(matches!(err, ReportError::Io { .. }), "{err}");
+    let shown = format!("{:#}", anyhow::Error::from(err));
+    eprintln!("{shown}\n");
+    assert!(
+        shown.starts_with(&format!("cannot write {}: ", folder.display())),
+        "{shown}"
     );
-    let ck = load_checkpoint(&path).unwrap();
-    assert_eq!(ck.metadata, meta);
-    let mut sorted = tensors.clone();
-    sorted.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(ck.tensors, sorted);
-    assert_eq!(ck.get("enc.0.bias").unwrap().2, vec![0.1, f32::MAX]);
-    // Shape and value count must agree.
-    let bad = vec![("w".to_string(), vec![2, 2], vec![1.0; 3])];
-    assert!(matches!(
-        save_checkpoint(&dir.join("bad.safetensors"), &bad, BTreeMap::new()),
-        Err(ReportError::Input { .. })
-    ));
+    assert_eq!(occurrences(&shown, "os error"), 1, "{shown}");
+    assert!(shown.contains("Fix:"), "{shown}");
+    // Reading a folder: a read, so it must say so.
+    let err = load_checkpoint(&folder).unwrap_err();
+    assert!(matches!(err, ReportError::Read { .. }), "{err}");
+    let os = std::fs::read(&folder).unwrap_err().to_string();
+    let shown = format!("{:#}", anyhow::Error::from(err));
+    eprintln!("{shown}\n");
+    assert!(
+        shown.starts_with(&format!("cannot read {}: {os}. Fix:", folder.display())),
+        "{shown}"
+    );
+    assert_eq!(occurrences(&shown, &os), 1, "{shown}");
     done(&dir);
 }
 
 #[test]
-fn corrupt_or_missing_checkpoint_is_named() {
-    let dir = temp_dir("ckpt-bad");
-    let path = dir.join("model.safetensors");
-    let tensors = vec![("w".to_string(), vec![4, 4], vec![1.0f32; 16])];
-    save_checkpoint(&path, &tensors, BTreeMap::new()).unwrap();
-    // Truncated: header intact, data cut.
-    let bytes = std::fs::read(&path).unwrap();
-    std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
-    let err = load_checkpoint(&path).unwrap_err();
-    let msg = err.to_string();
-    assert!(
-        matches!(err, ReportError::CheckpointCorrupt { .. }),
-        "{msg}"
-    );
-    assert!(
-        msg.contains(&path.display().to_string()) && msg.contains("Fix:"),
-        "{msg}"
-    );
-    // Garbage.
-    std::fs::write(&path, b"not a checkpoint at all").unwrap();
-    let err = load_checkpoint(&path).unwrap_err();
-    assert!(
-        matches!(err, ReportError::CheckpointCorrupt { .. }),
-        "{err}"
-    );
-    // Missing.
-    let missing = dir.join("nope.safetensors");
-    let err = load_checkpoint(&missing).unwrap_err();
-    let msg = err.to_string();
-    assert!(
-        matches!(err, ReportError::CheckpointMissing { .. }),
-        "{msg}"
-    );
-    assert!(msg.contains("nope.safetensors"), "{msg}");
-    done(&dir);
+fn permission_errors_get_a_permission_fix() {
+    // Built by hand: tests may run as root, where chmod denies nothing.
+    let path = PathBuf::from("/runs/x/model.safetensors");
+    let denied = || std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+    let os = denied().to_string();
+    for (err, verb) in [
+        (
+            ReportError::Io {
+                path: path.clone(),
+                source: denied(),
+            },
+            "cannot write",
+        ),
+        (
+            ReportError::Read {
+                path: path.clone(),
+                source: denied(),
+            },
+            "cannot read",
+        ),
+    ] {
+        let shown = format!("{:#}", anyhow::Error::from(err));
+        eprintln!("{shown}\n");
+        assert!(
+            shown.starts_with(&format!("{verb} {}: {os}. Fix:", path.display())),
+            "{shown}"
+        );
+        assert_eq!(occurrences(&shown, &os), 1, "{shown}");
+        assert!(shown.contains("permissions"), "{shown}");
+        assert!(
+            !shown.contains("git") && !shown.contains("train again"),
+            "{shown}"
+        );
+    }
+    // A full disk is not a permission problem.
+    let full = ReportError::Io {
+        path,
+        source: std::io::Error::from(std::io::ErrorKind::StorageFull),
+    };
+    assert!(full.to_string().contains("disk space"), "{full}");
 }

@@ -15,11 +15,12 @@ pub enum DataError {
     #[error("{} not found. {RESTORE}", path.display())]
     Missing { path: PathBuf },
 
-    #[error("cannot read {}: {source}. {RESTORE}", path.display())]
+    /// The OS error is part of the message and deliberately not a `source`,
+    /// so `{:#}` (anyhow's chain) prints it once, before the fix.
+    #[error("cannot read {}: {error}. {}", path.display(), read_fix(error.kind()))]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     #[error("{} is truncated: {}. {RESTORE}", path.display(), truncation(*expected, *found))]
@@ -69,6 +70,28 @@ pub enum DataError {
     },
 
     #[error(
+        "{} declares {} {item} of {rows}x{cols} bytes each, {}; \
+         no IDX file here may hold more than 4 GiB, so its header is damaged. {RESTORE}",
+        path.display(), super::thousands_u64(*count), declared_size(*declared)
+    )]
+    Oversized {
+        path: PathBuf,
+        count: u64,
+        item: &'static str,
+        rows: u64,
+        cols: u64,
+        /// count·rows·cols, or `None` where that overflows 64 bits.
+        declared: Option<u64>,
+    },
+
+    #[error(
+        "{} declares 0 images: the {split} split is empty, and a run needs at least one \
+         {split} example. {RESTORE}",
+        path.display()
+    )]
+    EmptySplit { path: PathBuf, split: &'static str },
+
+    #[error(
         "{} holds {} images but {} holds {} labels; the two files of a split must match \
          (one of them is from another dataset or version). {RESTORE}",
         images_path.display(), thousands(*images), labels_path.display(), thousands(*labels)
@@ -92,6 +115,30 @@ pub enum DataError {
 
     #[error("unknown dataset {0:?}: expected \"mnist\" or \"fashion-mnist\"")]
     UnknownDataset(String),
+}
+
+/// The fix for a file that exists but cannot be read, by what the OS said.
+fn read_fix(kind: std::io::ErrorKind) -> &'static str {
+    use std::io::ErrorKind as K;
+    match kind {
+        K::PermissionDenied => {
+            "Fix: check the permissions of the file and of the folders above it \
+             (`ls -l`; the user running dae must be able to read them), \
+             or set DAE_DATA to a folder you can read that holds mnist/ and fashion-mnist/"
+        }
+        K::IsADirectory => {
+            "Fix: the path is a folder, not a file; remove it and restore the file \
+             (`git checkout -- data/`), or set DAE_DATA to a folder that holds intact copies"
+        }
+        _ => RESTORE,
+    }
+}
+
+fn declared_size(declared: Option<u64>) -> String {
+    match declared {
+        Some(n) => format!("{} bytes in all", super::thousands_u64(n)),
+        None => "more bytes than 64 bits can count".to_string(),
+    }
 }
 
 fn truncation(expected: Option<usize>, found: usize) -> String {

@@ -1,6 +1,6 @@
 //! Datasets: the shipped MNIST and Fashion-MNIST IDX files, loaded and
 //! checked on the host. Images stay u8 (0..=255) here; the GPU side scales
-//! them to [0,1] when it builds a batch.
+//! them to \[0,1\] when it builds a batch.
 //!
 //! ```no_run
 //! use dae::data::{Dataset, DatasetName};
@@ -110,11 +110,24 @@ pub const TRAIN_LABELS: &str = "train-labels-idx1-ubyte.gz";
 pub const TEST_IMAGES: &str = "t10k-images-idx3-ubyte.gz";
 pub const TEST_LABELS: &str = "t10k-labels-idx1-ubyte.gz";
 
-/// Loads and cross-checks the images and labels files of one split.
-fn load_split(dir: &Path, images: &str, labels: &str) -> Result<(Vec<u8>, Vec<u8>), DataError> {
+/// Loads and cross-checks the images and labels files of one split
+/// (`split` is "train" or "test", for messages). An empty split is refused
+/// here, where the file can be named, not later as a division by zero.
+fn load_split(
+    dir: &Path,
+    split: &'static str,
+    images: &str,
+    labels: &str,
+) -> Result<(Vec<u8>, Vec<u8>), DataError> {
     let images_path = dir.join(images);
     let labels_path = dir.join(labels);
     let img = read_idx_gz(&images_path, IdxKind::Images, (ROWS, COLS))?;
+    if img.count == 0 {
+        return Err(DataError::EmptySplit {
+            path: images_path,
+            split,
+        });
+    }
     let lab = read_idx_gz(&labels_path, IdxKind::Labels, (1, 1))?;
     if img.count != lab.count {
         return Err(DataError::CountMismatch {
@@ -144,8 +157,8 @@ impl Dataset {
     /// checking each file completely (see [`DataError`] for what is checked).
     pub fn load(root: &Path, name: DatasetName) -> Result<Dataset, DataError> {
         let dir = root.join(name.dir_name());
-        let (train_images, train_labels) = load_split(&dir, TRAIN_IMAGES, TRAIN_LABELS)?;
-        let (test_images, test_labels) = load_split(&dir, TEST_IMAGES, TEST_LABELS)?;
+        let (train_images, train_labels) = load_split(&dir, "train", TRAIN_IMAGES, TRAIN_LABELS)?;
+        let (test_images, test_labels) = load_split(&dir, "test", TEST_IMAGES, TEST_LABELS)?;
         Ok(Dataset {
             name,
             train_images,
@@ -243,14 +256,14 @@ impl Dataset {
         }
     }
 
-    /// Test image `i` scaled to [0,1] (u8 / 255), for host-side figures.
+    /// Test image `i` scaled to \[0,1\] (u8 / 255), for host-side figures.
     pub fn test_image_f32(&self, i: usize) -> Vec<f32> {
         let n = self.image_len();
         to_unit_f32(&self.test_images[i * n..(i + 1) * n])
     }
 }
 
-/// Pixels scaled to [0,1] exactly as the studies do: `x as f32 / 255`.
+/// Pixels scaled to \[0,1\] exactly as the studies do: `x as f32 / 255`.
 pub fn to_unit_f32(pixels: &[u8]) -> Vec<f32> {
     pixels.iter().map(|&p| p as f32 / 255.0).collect()
 }
@@ -268,6 +281,11 @@ pub fn label_histogram(labels: &[u8]) -> [usize; NUM_CLASSES] {
 
 /// `47040016` → `"47,040,016"`, for messages people read.
 pub fn thousands(n: usize) -> String {
+    thousands_u64(n as u64)
+}
+
+/// [`thousands`] for sizes that may not fit a `usize`.
+pub(crate) fn thousands_u64(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {

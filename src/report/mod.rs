@@ -16,41 +16,134 @@ mod text;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub use checkpoint::{load_checkpoint, save_checkpoint, Checkpoint, NamedTensor};
+pub use checkpoint::{
+    load_checkpoint, load_checkpoint_bytes, save_checkpoint, Checkpoint, NamedTensor,
+};
 pub use csv::Csv;
 pub use grid::{grid_size, image_grid, GridText, GRID_PAD};
 pub use plot::{line_plot, scatter_plot, Series, PALETTE, PLOT_SIZE};
 pub use text::FONT_BYTES;
 
-#[derive(Debug, thiserror::Error)]
+/// What can go wrong writing (or reading back) a run's files. Each message
+/// names the file, says what is wrong and how to fix it.
+///
+/// `Display` and `Error` are written by hand: the I/O variants keep their OS
+/// error in a field that must be called `source` (so existing constructors
+/// keep compiling), and thiserror would make such a field the error's
+/// `source()`, which anyhow's `{:#}` then prints a second time. Here the OS
+/// error is printed once, inside the message, and `source()` is `None`.
+#[derive(Debug)]
 pub enum ReportError {
-    #[error("cannot write {}: {source}", path.display())]
+    /// A failed write (or folder creation) of `path`.
     Io {
         path: PathBuf,
-        #[source]
         source: std::io::Error,
     },
 
-    #[error("cannot encode {} as PNG: {detail}", path.display())]
-    Png { path: PathBuf, detail: String },
+    /// A failed read of `path` that exists.
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
-    #[error("cannot draw {}: {detail}", path.display())]
-    Plot { path: PathBuf, detail: String },
+    Png {
+        path: PathBuf,
+        detail: String,
+    },
 
-    #[error("bad input for {}: {detail}", path.display())]
-    Input { path: PathBuf, detail: String },
+    Plot {
+        path: PathBuf,
+        detail: String,
+    },
 
-    #[error(
-        "checkpoint {} not found. Fix: check the path, or train first (checkpoints are written at the end of training)",
-        path.display()
-    )]
-    CheckpointMissing { path: PathBuf },
+    Input {
+        path: PathBuf,
+        detail: String,
+    },
 
-    #[error(
-        "checkpoint {} is unreadable: {detail}. Fix: the file is damaged or not a safetensors file; delete it and train again",
-        path.display()
-    )]
-    CheckpointCorrupt { path: PathBuf, detail: String },
+    CheckpointMissing {
+        path: PathBuf,
+    },
+
+    CheckpointCorrupt {
+        path: PathBuf,
+        detail: String,
+    },
+}
+
+impl std::fmt::Display for ReportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReportError::Io { path, source } => write!(
+                f,
+                "cannot write {}: {source}. {}",
+                path.display(),
+                write_fix(source.kind())
+            ),
+            ReportError::Read { path, source } => write!(
+                f,
+                "cannot read {}: {source}. {}",
+                path.display(),
+                read_fix(source.kind())
+            ),
+            ReportError::Png { path, detail } => {
+                write!(f, "cannot encode {} as PNG: {detail}", path.display())
+            }
+            ReportError::Plot { path, detail } => {
+                write!(f, "cannot draw {}: {detail}", path.display())
+            }
+            ReportError::Input { path, detail } => {
+                write!(f, "bad input for {}: {detail}", path.display())
+            }
+            ReportError::CheckpointMissing { path } => write!(
+                f,
+                "checkpoint {} not found. Fix: check the path, or train first \
+                 (checkpoints are written at the end of training)",
+                path.display()
+            ),
+            ReportError::CheckpointCorrupt { path, detail } => write!(
+                f,
+                "checkpoint {} is unreadable: {detail}. Fix: the file is damaged or not a \
+                 safetensors file; delete it and train again",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ReportError {}
+
+/// The fix for a failed write, by what the OS said.
+fn write_fix(kind: std::io::ErrorKind) -> &'static str {
+    use std::io::ErrorKind as K;
+    match kind {
+        K::PermissionDenied => {
+            "Fix: check the permissions of the file and its folder (the user running dae \
+             must be able to write there), or choose another output path"
+        }
+        K::StorageFull | K::QuotaExceeded | K::FileTooLarge => {
+            "Fix: free disk space (or quota), or choose an output path on another disk"
+        }
+        K::ReadOnlyFilesystem => "Fix: choose an output path on a writable file system",
+        K::IsADirectory => "Fix: the path is a folder; name a file inside it, or another path",
+        K::NotADirectory | K::AlreadyExists => {
+            "Fix: part of the path is a file where a folder must be; choose another path"
+        }
+        _ => "Fix: check that the output path is valid and its disk is writable, or choose another path",
+    }
+}
+
+/// The fix for a failed read of a file that exists, by what the OS said.
+fn read_fix(kind: std::io::ErrorKind) -> &'static str {
+    use std::io::ErrorKind as K;
+    match kind {
+        K::PermissionDenied => {
+            "Fix: check the permissions of the file and its folders (the user running dae \
+             must be able to read them), or point to a copy you can read"
+        }
+        K::IsADirectory => "Fix: the path is a folder; name the file inside it",
+        _ => "Fix: check the path and that its disk is readable, or point to another copy",
+    }
 }
 
 /// Writes `bytes` to `path` so that readers see either the old file or the
