@@ -11,7 +11,7 @@
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use rand_distr_lite::normal;
 
-use super::{Init, Layer, ModelSpec, Resolved};
+use super::{Init, Layer, ModelSpec, Resolved, MAX_TENSOR_WORDS};
 
 /// Alignment of every parameter tensor, in 32-bit words (256 bytes).
 pub const ALIGN: usize = 64;
@@ -68,46 +68,80 @@ pub struct ParamLayout {
 }
 
 impl ParamLayout {
+    /// The layout of a spec that [`ModelSpec::resolve`] (or
+    /// `resolve_layers`) accepted: cheap, it allocates one entry per tensor,
+    /// never per parameter.
+    ///
+    /// # Panics
+    /// If `resolved` is not the resolution of `spec`; resolve already ran
+    /// [`ParamLayout::try_new`], so for its result this cannot fail.
     pub fn new(spec: &ModelSpec, resolved: &Resolved) -> ParamLayout {
+        Self::try_new(spec, resolved)
+            .unwrap_or_else(|e| panic!("ParamLayout::new on a spec resolve did not accept: {e}"))
+    }
+
+    /// The layout, with every size computed in checked u64 arithmetic: an
+    /// error naming the layer and the field when a tensor or the whole
+    /// buffer would exceed [`MAX_TENSOR_WORDS`] (parameter offsets reach the
+    /// shaders as u32 word indices).
+    pub fn try_new(spec: &ModelSpec, resolved: &Resolved) -> Result<ParamLayout, String> {
+        if resolved.inputs.len() != spec.layers.len() || resolved.names.len() != spec.layers.len() {
+            return Err(format!(
+                "model {}: its resolution has {} layers, the spec {}",
+                spec.name,
+                resolved.inputs.len(),
+                spec.layers.len()
+            ));
+        }
         let mut wanted = Vec::new();
         for (i, l) in spec.layers.iter().enumerate() {
             let input = resolved.inputs[i];
             let name = &resolved.names[i];
+            let mut want = |role: Role, shape: Vec<usize>, trainable: bool, field: &str| {
+                let len = shape
+                    .iter()
+                    .try_fold(1u64, |acc, &d| acc.checked_mul(u64::try_from(d).ok()?));
+                match len {
+                    Some(n) if n <= MAX_TENSOR_WORDS => {
+                        wanted.push((i, name, role, shape, trainable));
+                        Ok(())
+                    }
+                    _ => Err(format!(
+                        "layer {i} ({name}): its {} of {} = {} values exceeds the {MAX_TENSOR_WORDS} \
+                         one GPU tensor can hold (shaders index 32-bit words with u32). Fix: reduce {field}",
+                        role.keras_name(),
+                        shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(" × "),
+                        len.map_or_else(|| "more than 2^64".to_string(), |n| n.to_string()),
+                    )),
+                }
+            };
             match &l.layer {
                 Layer::Dense { units, .. } => {
-                    wanted.push((
-                        i,
-                        name,
-                        Role::Kernel,
-                        vec![input.size(), *units],
-                        l.trainable,
-                    ));
-                    wanted.push((i, name, Role::Bias, vec![*units], l.trainable));
+                    let field = "its units (or the size of its input)";
+                    want(Role::Kernel, vec![input.size(), *units], l.trainable, field)?;
+                    want(Role::Bias, vec![*units], l.trainable, field)?;
                 }
                 Layer::BatchNorm { .. } => {
                     let c = input.c;
-                    wanted.push((i, name, Role::Gamma, vec![c], l.trainable));
-                    wanted.push((i, name, Role::Beta, vec![c], l.trainable));
-                    wanted.push((i, name, Role::MovingMean, vec![c], false));
-                    wanted.push((i, name, Role::MovingVariance, vec![c], false));
+                    let field = "the channels of its input";
+                    want(Role::Gamma, vec![c], l.trainable, field)?;
+                    want(Role::Beta, vec![c], l.trainable, field)?;
+                    want(Role::MovingMean, vec![c], false, field)?;
+                    want(Role::MovingVariance, vec![c], false, field)?;
                 }
                 Layer::Conv2d {
                     filters, kernel, ..
                 } => {
-                    wanted.push((
-                        i,
-                        name,
-                        Role::Kernel,
-                        vec![*kernel, *kernel, input.c, *filters],
-                        l.trainable,
-                    ));
-                    wanted.push((i, name, Role::Bias, vec![*filters], l.trainable));
+                    let field = "its filters or kernel size (or its input's channels)";
+                    let shape = vec![*kernel, *kernel, input.c, *filters];
+                    want(Role::Kernel, shape, l.trainable, field)?;
+                    want(Role::Bias, vec![*filters], l.trainable, field)?;
                 }
                 _ => {}
             }
         }
         let mut entries = Vec::new();
-        let mut at = 0;
+        let mut at: u64 = 0;
         // Three passes give the documented order.
         for pass in 0..3 {
             for (layer, name, role, shape, trainable) in &wanted {
@@ -121,17 +155,28 @@ impl ParamLayout {
                 if this_pass != pass {
                     continue;
                 }
+                // Each len is at most MAX_TENSOR_WORDS (checked above), so it
+                // and the running offset (checked below) fit in usize.
                 let len: usize = shape.iter().product();
                 entries.push(ParamEntry {
                     layer: *layer,
                     name: format!("{name}/{}", role.keras_name()),
                     role: *role,
                     shape: shape.clone(),
-                    offset: at,
+                    offset: at as usize,
                     len,
                     trainable: *trainable && !role.is_state(),
                 });
-                at += len.div_ceil(ALIGN) * ALIGN;
+                at += (len as u64).div_ceil(ALIGN as u64) * ALIGN as u64;
+                if at > MAX_TENSOR_WORDS {
+                    let widest = entries.iter().max_by_key(|e| e.len).map_or("", |e| &e.name);
+                    return Err(format!(
+                        "model {}: its parameters need more than {MAX_TENSOR_WORDS} words in one \
+                         GPU buffer (shaders address it with u32 word offsets). Fix: reduce the \
+                         units or filters of the largest layers (the largest tensor so far is {widest})",
+                        spec.name
+                    ));
+                }
             }
         }
         let trainable_len = entries
@@ -140,11 +185,11 @@ impl ParamLayout {
             .map(|e| e.offset + e.len.div_ceil(ALIGN) * ALIGN)
             .max()
             .unwrap_or(0);
-        ParamLayout {
+        Ok(ParamLayout {
             entries,
             trainable_len,
-            total_len: at,
-        }
+            total_len: at as usize,
+        })
     }
 
     pub fn find(&self, layer: usize, role: Role) -> Option<&ParamEntry> {
