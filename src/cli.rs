@@ -123,9 +123,7 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
         Some(out) => out.clone(),
         // The default name never lands on a finished run: it takes the next
         // free suffix instead.
-        None if a.overwrite => {
-            PathBuf::from("runs").join(format!("{preset}-{dataset}-s{seed}"))
-        }
+        None if a.overwrite => PathBuf::from("runs").join(format!("{preset}-{dataset}-s{seed}")),
         None => run::folder::next_free(
             &PathBuf::from("runs").join(format!("{preset}-{dataset}-s{seed}")),
         ),

@@ -32,6 +32,7 @@ fn tiny(tag: &str, dataset: DatasetName, train: usize, test: usize) -> Experimen
         train_limit: Some(train),
         test_limit: Some(test),
         progress: false,
+        checkpoint_every: None,
     }
 }
 
@@ -95,6 +96,46 @@ fn conv_dae_study_writes_every_file() {
         assert!(out.join(sub).join("model.safetensors").exists(), "{sub}");
         png_size(&out.join(sub).join("loss.png"));
     }
+
+    // Run again on the same folder: both trainings are complete, so they are
+    // skipped (their files stay byte for byte) and the report is rebuilt.
+    let model = |sub: &str| {
+        dae::report::load_checkpoint(&out.join(sub).join("model.safetensors"))
+            .unwrap()
+            .tensors
+    };
+    let (dae0, cl0) = (model("conv-dae"), model("conv-dae-classifier"));
+    let state0 = std::fs::metadata(out.join("conv-dae").join("state.safetensors"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    std::fs::remove_file(&report).unwrap();
+    experiment::run(gpu, "conv-dae", &o).unwrap();
+    assert!(report.exists(), "report rebuilt");
+    assert_eq!(model("conv-dae"), dae0);
+    assert_eq!(model("conv-dae-classifier"), cl0);
+    let state1 = std::fs::metadata(out.join("conv-dae").join("state.safetensors"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(state0, state1, "a finished training is not rewritten");
+    // A training whose folder is gone is trained again, to the same bits.
+    std::fs::remove_dir_all(out.join("conv-dae-classifier")).unwrap();
+    experiment::run(gpu, "conv-dae", &o).unwrap();
+    assert_eq!(model("conv-dae"), dae0);
+    assert_eq!(model("conv-dae-classifier"), cl0);
+    // Other settings on the same folder are refused, naming the difference.
+    let mut other = o.clone();
+    other.seed = 4;
+    let err = format!(
+        "{:#}",
+        experiment::run(gpu, "conv-dae", &other).unwrap_err()
+    );
+    assert!(
+        err.contains("other settings") && err.contains("seed"),
+        "{err}"
+    );
+    assert_eq!(model("conv-dae"), dae0);
     let _ = std::fs::remove_dir_all(&out);
 }
 
@@ -220,6 +261,7 @@ fn unknown_study_is_named() {
         train_limit: None,
         test_limit: None,
         progress: false,
+        checkpoint_every: None,
     };
     let err = experiment::run(gpu, "nope", &o).unwrap_err().to_string();
     assert!(err.contains("mlp-dae"), "{err}");

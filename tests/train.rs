@@ -12,22 +12,11 @@ use dae::run::{self, TrainOptions};
 fn opts(preset: &str, tag: &str) -> TrainOptions {
     let out = std::env::temp_dir().join(format!("dae-test-{}-{tag}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
-    TrainOptions {
-        preset: preset.into(),
-        dataset: DatasetName::Mnist,
-        epochs: Some(1),
-        batch_size: None,
-        lr: None,
-        seed: 1,
-        noise: None,
-        l2: None,
-        train_limit: Some(2048),
-        test_limit: Some(500),
-        out,
-        data_root: Dataset::default_root(),
-        progress: false,
-        encoder: None,
-    }
+    let mut o = TrainOptions::new(preset, DatasetName::Mnist, out);
+    o.epochs = Some(1);
+    o.train_limit = Some(2048);
+    o.test_limit = Some(500);
+    o
 }
 
 fn read_csv(path: &PathBuf) -> Vec<Vec<String>> {
@@ -38,19 +27,19 @@ fn read_csv(path: &PathBuf) -> Vec<Vec<String>> {
         .collect()
 }
 
-/// Scores the checkpoint `o` wrote with its own dataset and noise.
+/// Scores the checkpoint `o` wrote with its own dataset and noise, on the
+/// test images it was trained with.
 fn eval_checkpoint(
     gpu: &dae::gpu::Gpu,
     o: &TrainOptions,
 ) -> (dae::nn::ModelSpec, f64, Option<f64>) {
-    run::eval(
-        gpu,
-        &o.out.join("model.safetensors"),
-        None,
-        None,
-        &Dataset::default_root(),
-    )
-    .unwrap()
+    let e = run::EvalOptions {
+        test_limit: o.test_limit,
+        data_root: Dataset::default_root(),
+        ..Default::default()
+    };
+    let r = run::eval(gpu, &o.out.join("model.safetensors"), &e).unwrap();
+    (r.spec, r.loss, r.accuracy)
 }
 
 #[test]
@@ -80,11 +69,10 @@ fn sp_mlp_learns_and_writes_its_files() {
     let rows = read_csv(&o.out.join("metrics.csv"));
     assert_eq!(rows.len(), 4, "header + 3 epochs");
     assert_eq!(rows[0][0], "epoch");
-    // The checkpoint scores the same test loss as the last epoch reported.
+    // The checkpoint scores exactly what the last epoch reported.
     let (_, loss, acc) = eval_checkpoint(gpu, &o);
-    // eval runs on the full test set, training on the first 1,000 images.
-    assert!(acc.unwrap() > 0.75, "{acc:?}");
-    assert!(loss.is_finite() && loss < 0.8, "{loss}");
+    assert_eq!(loss, last.test_loss);
+    assert_eq!(acc, last.test_acc);
     let _ = std::fs::remove_dir_all(&o.out);
 }
 
@@ -236,10 +224,38 @@ fn a_checkpoint_of_a_non_preset_model_evaluates_from_its_stored_spec() {
     assert_eq!(back.name, "custom-ae-32");
     assert_eq!(back.layers, spec.layers);
     assert_eq!(back.loss, spec.loss);
-    let reported = r.history.last().unwrap().test_loss;
-    assert!(
-        (loss - reported).abs() <= 1e-4 * reported,
-        "eval {loss} vs last epoch {reported}"
-    );
+    assert_eq!(loss, r.history.last().unwrap().test_loss);
     let _ = std::fs::remove_dir_all(&o.out);
+}
+
+#[test]
+fn a_noisy_model_evaluates_to_what_training_reported() {
+    let Some(gpu) = gpu() else { return };
+    // Gaussian input noise and batch 32: eval must draw the same noise with
+    // the run's seed and add the same batches up in the same order.
+    let mut o = opts("shallow-dae", "noisyeval");
+    o.seed = 7;
+    o.train_limit = Some(640);
+    o.test_limit = Some(333);
+    let r = run::train(gpu, &o).unwrap();
+    let (_, loss, _) = eval_checkpoint(gpu, &o);
+    assert_eq!(loss, r.history[0].test_loss);
+    let _ = std::fs::remove_dir_all(&o.out);
+}
+
+#[test]
+fn batchnorm_statistics_do_not_see_padding_rows() {
+    let Some(gpu) = gpu() else { return };
+    // 1,000 images at batch 1,000 and at batch 4,000 are the same single
+    // batch: BatchNorm's statistics must cover the same rows.
+    let run_at = |batch: usize, tag: &str| {
+        let mut o = opts("mlp-dae", tag);
+        o.train_limit = Some(1000);
+        o.test_limit = Some(300);
+        o.batch_size = Some(batch);
+        let r = run::train(gpu, &o).unwrap();
+        let _ = std::fs::remove_dir_all(&o.out);
+        (r.history[0].train_loss, r.history[0].test_loss)
+    };
+    assert_eq!(run_at(1000, "bn1000"), run_at(4000, "bn4000"));
 }

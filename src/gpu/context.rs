@@ -17,7 +17,7 @@ pub enum GpuError {
         "WGPU_ADAPTER_NAME={wanted:?} matches no adapter; available: {available}.\n  fix: set WGPU_ADAPTER_NAME to part of one of those names, or unset it"
     )]
     NoMatchingAdapter { wanted: String, available: String },
-    #[error("could not open a device on adapter {adapter:?}: {source}")]
+    #[error("could not open a device on adapter {adapter:?}")]
     Device {
         adapter: String,
         source: wgpu::RequestDeviceError,

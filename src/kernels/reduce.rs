@@ -105,7 +105,9 @@ pub fn flag_nonfinite(
         &[Binding::ReadOnly, Binding::ReadWrite, Binding::Uniform],
     );
     let kernel = gpu.kernel(&spec)?;
-    let groups = n.div_ceil(FLAG_WG * FLAG_PER_LANE).clamp(1, FLAG_MAX_GROUPS);
+    let groups = n
+        .div_ceil(FLAG_WG * FLAG_PER_LANE)
+        .clamp(1, FLAG_MAX_GROUPS);
     let params = FlagParams {
         n: n as u32,
         slot: slot as u32,

@@ -54,7 +54,7 @@ impl Csv {
 
     /// Reads a table written by [`Csv::save`].
     pub fn load(path: &Path) -> Result<Csv, ReportError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ReportError::Io {
+        let text = std::fs::read_to_string(path).map_err(|source| ReportError::Read {
             path: path.to_path_buf(),
             source,
         })?;

@@ -107,7 +107,19 @@ pub fn eval(gpu: &Gpu, checkpoint: &Path, o: &EvalOptions) -> anyhow::Result<Eva
             checkpoint.display()
         )
     })?;
-    // BUDGET-CHECK
+    // Before the parameter buffer is allocated: a spec edited to absurd
+    // sizes gets a message, not an abort. (Trainer::new checks the whole
+    // run again with the dataset's real size.)
+    crate::nn::budget::check(
+        &spec,
+        &resolved,
+        spec.batch_size,
+        1,
+        1,
+        spec.input.size(),
+        &crate::nn::budget::Limits::for_gpu(gpu),
+    )
+    .map_err(|e| anyhow::anyhow!("checkpoint {}: {e}", checkpoint.display()))?;
     let layout = ParamLayout::new(&spec, &resolved);
     let (params, _) = load_params(checkpoint, &layout)?;
     let mut data = Dataset::load(&o.data_root, dataset)?;

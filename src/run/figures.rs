@@ -81,4 +81,3 @@ pub(crate) fn write_figures(
     }
     Ok(())
 }
-

@@ -163,7 +163,10 @@ fn check_options(o: &TrainOptions) -> anyhow::Result<()> {
     }
     if let Some(k) = o.checkpoint_every {
         if k == 0 || k > u32::MAX as usize {
-            bail!("--checkpoint-every must be between 1 and {} steps, got {k}", u32::MAX);
+            bail!(
+                "--checkpoint-every must be between 1 and {} steps, got {k}",
+                u32::MAX
+            );
         }
     }
     Ok(())

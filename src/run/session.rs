@@ -322,7 +322,8 @@ impl Ctx<'_> {
             );
         }
         note(
-            base.as_ref().is_some_and(|b| b.batch_size != spec.batch_size),
+            base.as_ref()
+                .is_some_and(|b| b.batch_size != spec.batch_size),
             format!("batch size --batch-size {}", spec.batch_size),
         );
         let causes = if changed.is_empty() {
@@ -450,4 +451,3 @@ fn progress_bar(
     bar.set_position(at as u64);
     Some(bar)
 }
-

@@ -91,7 +91,11 @@ impl RunState {
 
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
         let mut tensors = vec![
-            ("params".to_string(), vec![self.params.len()], self.params.clone()),
+            (
+                "params".to_string(),
+                vec![self.params.len()],
+                self.params.clone(),
+            ),
             (
                 "metric_sums".to_string(),
                 vec![METRIC_SLOTS],

@@ -86,6 +86,18 @@ impl<'g> Trainer<'g> {
                 dataset.rows * dataset.cols
             );
         }
+        // Every buffer's size, checked against the adapter's limits and the
+        // host's memory before anything is allocated.
+        crate::nn::budget::check(
+            &spec,
+            &resolved,
+            spec.batch_size,
+            dataset.train_labels.len(),
+            dataset.test_labels.len(),
+            dataset.rows * dataset.cols,
+            &crate::nn::budget::Limits::for_gpu(gpu),
+        )
+        .map_err(|e| anyhow::anyhow!("model {}: {e}", spec.name))?;
         let layout = ParamLayout::new(&spec, &resolved);
         let init = match init {
             Some(v) => v,
@@ -510,7 +522,11 @@ impl<'g> Trainer<'g> {
     }
 
     /// Restores the optimizer state and its step count (from a checkpoint).
-    pub fn restore_optimizer(&mut self, state: &[Vec<f32>], global_step: u32) -> anyhow::Result<()> {
+    pub fn restore_optimizer(
+        &mut self,
+        state: &[Vec<f32>],
+        global_step: u32,
+    ) -> anyhow::Result<()> {
         anyhow::ensure!(
             state.len() == self.model.opt_state.len()
                 && state.iter().zip(&self.model.opt_state).all(|(s, t)| s.len() == t.len),
