@@ -183,7 +183,7 @@ fn killed_at_random_moments_a_run_resumes_to_the_same_bits() {
     #[cfg(unix)]
     {
         let dir = tmp("sigint");
-        let mut child = dae()
+        let child = dae()
             .args(start(&dir))
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
