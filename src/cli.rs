@@ -148,14 +148,10 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
     };
     // Check the options, the folder and the data before paying for the GPU.
     run::build_spec(&opts)?;
-    if opts.mode == FolderMode::Fresh && run::folder::holds_run(&opts.out) {
-        let dir = opts.out.display();
-        anyhow::bail!(
-            "{dir} already holds a run; training into it would replace its model. Fix: continue \
-             it with `dae train --resume {dir}` (add --epochs N to extend a finished run), \
-             replace it with --overwrite, or choose another --out"
-        );
+    if opts.mode == FolderMode::Fresh {
+        run::folder::refuse_existing_run(&opts.out)?;
     }
+    // Proves the folder writable and free before the data loads.
     drop(run::folder::RunFolder::lock(&opts.out)?);
     let data = Dataset::load(&opts.data_root, opts.dataset)?;
     let gpu = open_gpu()?;

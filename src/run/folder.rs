@@ -43,6 +43,20 @@ pub fn holds_run(dir: &Path) -> bool {
     [STATE, MODEL, METRICS].iter().any(|f| dir.join(f).exists())
 }
 
+/// Refuses `dir` if it holds a run (`dae train` without `--resume` or
+/// `--overwrite`), naming both.
+pub fn refuse_existing_run(dir: &Path) -> anyhow::Result<()> {
+    if holds_run(dir) {
+        let dir = dir.display();
+        bail!(
+            "{dir} already holds a run; training into it would replace its model. Fix: continue \
+             it with `dae train --resume {dir}` (add --epochs N to extend a finished run), \
+             replace it with --overwrite, or choose another --out"
+        );
+    }
+    Ok(())
+}
+
 /// `base` if it holds no run, else the first of `base-2`, `base-3`, ...
 /// that holds none.
 pub fn next_free(base: &Path) -> PathBuf {

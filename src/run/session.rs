@@ -197,13 +197,7 @@ fn open_state(
             Ok(None)
         }
         FolderMode::Fresh => {
-            if folder::holds_run(&folder.dir) {
-                bail!(
-                    "{dir} already holds a run; training into it would replace its model. Fix: \
-                     continue it with `dae train --resume {dir}` (add --epochs N to extend a \
-                     finished run), replace it with --overwrite, or choose another --out"
-                );
-            }
+            folder::refuse_existing_run(&folder.dir)?;
             Ok(None)
         }
         FolderMode::Resume | FolderMode::Auto => {
@@ -328,12 +322,12 @@ impl Ctx<'_> {
         );
         let causes = if changed.is_empty() {
             format!(
-                "the settings were the preset's ({}); lower the learning rate first",
+                "The settings were the preset's ({}); lower the learning rate first",
                 others.join(", ")
             )
         } else {
             format!(
-                "likely cause, changed from the preset: {}; also in effect: {}",
+                "Likely cause, changed from the preset: {}; also in effect: {}",
                 changed.join(", "),
                 others.join(", ")
             )
