@@ -123,7 +123,8 @@ pub fn run(gpu: &Gpu, name: &str, o: &ExperimentOptions) -> anyhow::Result<PathB
     if !(o.scale > 0.0 && o.scale <= 1.0) {
         bail!("--scale must be in (0, 1], got {}", o.scale);
     }
-    std::fs::create_dir_all(&o.out)?;
+    // One study per folder at a time (each training also locks its own).
+    let _lock = crate::run::folder::RunFolder::lock(&o.out)?;
     match name {
         "mlp-dae" => mlp_dae::run(gpu, o),
         "conv-dae" => conv_dae::run(gpu, o),
