@@ -7,8 +7,10 @@
 //! them without waiting. Losses and accuracy counts accumulate on the GPU;
 //! the only wait is the end-of-epoch readback of those few sums.
 
+mod bench;
 pub mod infer;
 pub mod plan;
+mod submit;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -19,7 +21,7 @@ use rand::{rngs::StdRng, SeedableRng};
 
 use crate::data::gpu::GpuDataset;
 use crate::data::Dataset;
-use crate::gpu::{step_offset, Gpu, GpuError, Program, Readback, StepInfo};
+use crate::gpu::{Gpu, GpuError, Readback, StepInfo};
 use crate::nn::params::ParamLayout;
 use crate::nn::ModelSpec;
 pub use plan::{
@@ -30,11 +32,6 @@ pub use plan::{
 /// Step numbers of evaluation steps start here, so the test set's noise is
 /// the same every epoch and never collides with a training step's draws.
 const EVAL_STEP_BASE: u32 = 0x4000_0000;
-
-/// Submissions queued ahead of the GPU before recording waits for the
-/// oldest. Unbounded queues made lavapipe's memory grow by hundreds of
-/// megabytes per epoch; a few in flight keep the GPU as busy.
-const MAX_IN_FLIGHT: usize = 3;
 
 /// One epoch's figures.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -147,92 +144,6 @@ impl<'g> Trainer<'g> {
                 }
             })
             .collect()
-    }
-
-    /// Records `count` steps of `program` from step slot `first` into
-    /// command buffers and submits them; `done` counts finished steps.
-    fn submit(
-        &self,
-        program: &Program,
-        first: usize,
-        count: usize,
-        done: &Arc<AtomicUsize>,
-    ) -> Result<(), GpuError> {
-        let mut in_flight = std::collections::VecDeque::new();
-        let mut at = 0;
-        while at < count {
-            let chunk = self.steps_per_submit.min(count - at);
-            self.submit_chunk(program, first + at, chunk, done, &mut in_flight)?;
-            at += chunk;
-        }
-        Ok(())
-    }
-
-    /// Records steps `first..first + chunk` into one command buffer and
-    /// submits it, first waiting for the oldest submission while
-    /// [`MAX_IN_FLIGHT`] are queued.
-    fn submit_chunk(
-        &self,
-        program: &Program,
-        first: usize,
-        chunk: usize,
-        done: &Arc<AtomicUsize>,
-        in_flight: &mut std::collections::VecDeque<wgpu::SubmissionIndex>,
-    ) -> Result<(), GpuError> {
-        let mut enc = self
-            .gpu
-            .device
-            .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                label: Some("steps"),
-            });
-        {
-            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                label: Some("steps"),
-                timestamp_writes: None,
-            });
-            for s in first..first + chunk {
-                program.record(&mut pass, Some((&self.step_group, step_offset(s))));
-            }
-        }
-        let index = self.gpu.queue.submit([enc.finish()]);
-        in_flight.push_back(index);
-        if in_flight.len() > MAX_IN_FLIGHT {
-            let oldest = in_flight.pop_front().expect("non-empty");
-            self.gpu
-                .device
-                .poll(wgpu::PollType::Wait {
-                    submission_index: Some(oldest),
-                    timeout: None,
-                })
-                .map_err(|e| GpuError::Readback(e.to_string()))?;
-        }
-        let done = done.clone();
-        self.gpu.queue.on_submitted_work_done(move || {
-            done.fetch_add(chunk, Ordering::Relaxed);
-        });
-        Ok(())
-    }
-
-    /// Polls without blocking until `total` steps are done, reporting
-    /// progress; this is the end-of-epoch wait.
-    fn drain(
-        &self,
-        done: &AtomicUsize,
-        total: usize,
-        progress: &mut impl FnMut(usize),
-    ) -> Result<(), GpuError> {
-        loop {
-            self.gpu
-                .device
-                .poll(wgpu::PollType::Poll)
-                .map_err(|e| GpuError::Readback(e.to_string()))?;
-            let n = done.load(Ordering::Relaxed);
-            progress(n);
-            if n >= total {
-                return Ok(());
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
     }
 
     /// Writes epoch `epoch`'s shuffled order and the step records of its
@@ -440,75 +351,6 @@ impl<'g> Trainer<'g> {
             noisy[..n * f].to_vec(),
             out[..n * out_f].to_vec(),
         ))
-    }
-
-    /// Runs `n` training steps (from the start of a fresh shuffle) and
-    /// returns the wall time from first submission to completion; for
-    /// benchmarks. Adds `n` to the optimizer's step count.
-    pub fn time_steps(&mut self, n: usize) -> anyhow::Result<f64> {
-        let n = n.min(self.train_steps);
-        let mut steps = Vec::with_capacity(n);
-        for i in 0..n {
-            let t = self.global_step + 1 + i as u32;
-            let (lr, bc1, bc2) = self.model.spec.optimizer.step_values(t);
-            steps.push(StepInfo {
-                step: t,
-                batch_start: (i * self.batch) as u32,
-                seed: self.seed as u32,
-                valid_rows: self.batch as u32,
-                lr,
-                bias_correction1: bc1,
-                bias_correction2: bc2,
-                _pad: 0,
-            });
-        }
-        let order: Vec<u32> = (0..self.data.train.count as u32).collect();
-        self.gpu.write_u32(&self.plan.train_indices, &order);
-        self.gpu.write_steps(&self.step_buffer, &steps);
-        self.gpu.wait()?;
-        let t0 = Instant::now();
-        let done = Arc::new(AtomicUsize::new(0));
-        self.submit(&self.plan.train, 0, n, &done)?;
-        self.gpu.wait()?;
-        self.global_step += n as u32;
-        Ok(t0.elapsed().as_secs_f64())
-    }
-
-    /// Times each dispatch of the training step on its own: `reps` copies
-    /// recorded into one submission, after one warm-up submission. Returns
-    /// (kernel name, ms per dispatch) in step order. Repeating a dispatch
-    /// re-runs it on its own output for in-place kernels (BatchNorm's running
-    /// statistics, the optimizer), which changes nothing about its cost.
-    pub fn profile_step(&mut self, reps: usize) -> anyhow::Result<Vec<(String, f64)>> {
-        self.time_steps(1)?;
-        let mut out = Vec::new();
-        for d in &self.plan.train.dispatches {
-            let run = |n: usize| -> anyhow::Result<f64> {
-                let mut enc =
-                    self.gpu
-                        .device
-                        .create_command_encoder(&wgpu::CommandEncoderDescriptor {
-                            label: Some("profile"),
-                        });
-                {
-                    let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor {
-                        label: Some("profile"),
-                        timestamp_writes: None,
-                    });
-                    for _ in 0..n {
-                        d.record(&mut pass, Some((&self.step_group, step_offset(0))));
-                    }
-                }
-                let t0 = Instant::now();
-                self.gpu.queue.submit([enc.finish()]);
-                self.gpu.wait()?;
-                Ok(t0.elapsed().as_secs_f64())
-            };
-            run(1)?;
-            let t = run(reps)?;
-            out.push((d.kernel.name.to_string(), t * 1e3 / reps as f64));
-        }
-        Ok(out)
     }
 
     /// The optimizer's state buffers (Adam's m and v, SGD's velocity),

@@ -1,0 +1,76 @@
+//! Recording a Conv2d layer's forward pass (convolution with fused bias and
+//! activation) and its backward pass (activation gradient, weight and bias
+//! gradients, input gradient).
+
+use crate::gpu::{Dispatch, GpuError, Program, Tensor};
+use crate::kernels::activation;
+use crate::kernels::conv2d;
+use crate::nn::params::Role;
+use crate::nn::{Act, Loss};
+
+use super::{conv_shape, Site};
+
+/// y = act(conv(x, W) + b).
+pub(super) fn forward(s: &Site, act: Act) -> Result<Dispatch, GpuError> {
+    let m = s.m;
+    let i = s.i;
+    conv2d::forward(
+        s.gpu,
+        s.y,
+        s.x,
+        m.params.at(m.layout.offset(i, Role::Kernel)),
+        m.params.at(m.layout.offset(i, Role::Bias)),
+        conv_shape(&s.l.layer, m.resolved.inputs[i], s.b.batch),
+        act.kernel(),
+    )
+}
+
+/// From the output gradient `dy`: the kernel and bias gradients if the
+/// layer trains, and the input gradient into `dx` if something before needs
+/// it.
+pub(super) fn backward(
+    p: &mut Program,
+    s: &Site,
+    dy: &Tensor,
+    dx: Option<&Tensor>,
+    act: Act,
+) -> Result<(), GpuError> {
+    let (gpu, m, b, i) = (s.gpu, s.m, s.b, s.i);
+    let last = m.spec.layers.len() - 1;
+    let fused = i == last && matches!((m.spec.loss, act), (Loss::Bce, Act::Sigmoid));
+    let dz = match (&b.dz[i], fused) {
+        (Some(dz), false) => {
+            p.push(activation::backward(
+                gpu,
+                dz,
+                dy,
+                s.y,
+                s.n_out,
+                act.kernel(),
+            )?);
+            dz
+        }
+        _ => dy,
+    };
+    let shape = conv_shape(&s.l.layer, m.resolved.inputs[i], b.batch);
+    let w = m.layout.offset(i, Role::Kernel);
+    if s.l.trainable {
+        p.extend(conv2d::backward_weight(gpu, m.grads.at(w), dz, s.x, shape)?);
+        p.push(conv2d::bias_grad(
+            gpu,
+            m.grads.at(m.layout.offset(i, Role::Bias)),
+            dz,
+            shape,
+        )?);
+    }
+    if let Some(dx) = dx {
+        p.extend(conv2d::backward_input_program(
+            gpu,
+            dx,
+            dz,
+            m.params.at(w),
+            shape,
+        )?);
+    }
+    Ok(())
+}

@@ -1,0 +1,338 @@
+//! The step plan: every buffer, pipeline and bind group of a training step
+//! and of an evaluation step, built once per run.
+//!
+//! A training step, as recorded:
+//! gather → noise → forward (training mode) → loss + gradient → reduce the
+//! per-row losses into the epoch sums → backward → L2 → optimizer.
+//! An evaluation step: gather (test split) → noise → forward (inference
+//! mode) → loss → reduce. Per-step values come from the step uniform.
+
+mod batchnorm;
+mod buffers;
+mod conv;
+mod dense;
+mod elementwise;
+mod loss;
+mod optimizer;
+mod pool;
+
+pub use buffers::Buffers;
+pub use loss::{input_program, loss_program};
+
+use crate::data::gpu::GpuDataset;
+use crate::gpu::{Dispatch, Gpu, GpuError, Program, Tensor};
+use crate::kernels::conv2d::{Conv2d, Padding};
+use crate::kernels::pool::{Pool2d, PoolPadding};
+use crate::kernels::reduce;
+use crate::nn::params::ParamLayout;
+use crate::nn::Shape;
+use crate::nn::{Layer, LayerSpec, ModelSpec, Resolved};
+use crate::optim::Optimizer;
+
+/// Metric slots of the accumulator buffer.
+pub const TRAIN_LOSS: usize = 0;
+pub const TRAIN_CORRECT: usize = 1;
+pub const TEST_LOSS: usize = 2;
+pub const TEST_CORRECT: usize = 3;
+/// Divergence flags (1.0 once set; cleared only with the sums): a
+/// non-finite model output or per-row loss in a training step, a non-finite
+/// parameter after a training step's update, a non-finite test output or loss.
+pub const TRAIN_NONFINITE: usize = 4;
+pub const PARAMS_NONFINITE: usize = 5;
+pub const TEST_NONFINITE: usize = 6;
+/// Slots of the accumulator buffer (one spare keeps it 32 bytes).
+pub const METRIC_SLOTS: usize = 8;
+
+/// Random streams: 0 for input noise, 1 + layer index for dropout.
+const NOISE_STREAM: u32 = 0;
+/// Random streams of noise layers: this + layer index.
+const NOISE_LAYER_STREAM: u32 = 1 << 16;
+
+/// The model's state on the GPU: one flat buffer of parameters, the
+/// gradients and optimizer state of its trainable prefix.
+pub struct GpuModel {
+    pub spec: ModelSpec,
+    pub resolved: Resolved,
+    pub layout: ParamLayout,
+    pub params: Tensor,
+    pub grads: Tensor,
+    /// Adam's m and v, or SGD's velocity.
+    pub opt_state: Vec<Tensor>,
+}
+
+impl GpuModel {
+    pub fn new(
+        gpu: &Gpu,
+        spec: ModelSpec,
+        classes: usize,
+        init: &[f32],
+    ) -> Result<GpuModel, String> {
+        let resolved = spec.resolve(classes)?;
+        Self::with_resolved(gpu, spec, resolved, init)
+    }
+
+    /// A model whose output is checked against no loss (part of a model).
+    pub fn with_resolved(
+        gpu: &Gpu,
+        spec: ModelSpec,
+        resolved: Resolved,
+        init: &[f32],
+    ) -> Result<GpuModel, String> {
+        let layout = ParamLayout::new(&spec, &resolved);
+        if init.len() != layout.total_len {
+            return Err(format!(
+                "parameter buffer of {} words does not match the layout's {}",
+                init.len(),
+                layout.total_len
+            ));
+        }
+        let e = |e: GpuError| e.to_string();
+        let params = gpu.upload_f32("parameters", init).map_err(e)?;
+        let grads = gpu.zeros("gradients", layout.trainable_len).map_err(e)?;
+        let n_state = match spec.optimizer {
+            Optimizer::Adam { .. } => 2,
+            // SGD always binds a velocity buffer, even without momentum.
+            Optimizer::Sgd { .. } => 1,
+        };
+        let opt_state = (0..n_state)
+            .map(|i| gpu.zeros(&format!("optimizer state {i}"), layout.trainable_len))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(e)?;
+        Ok(GpuModel {
+            spec,
+            resolved,
+            layout,
+            params,
+            grads,
+            opt_state,
+        })
+    }
+}
+
+/// Which pass a program is for.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Mode {
+    Train,
+    Eval,
+}
+
+/// One layer as a pass sees it: the model, the batch's buffers, the
+/// layer's index and spec, its input and output, and the output's length.
+struct Site<'a> {
+    gpu: &'a Gpu,
+    m: &'a GpuModel,
+    b: &'a Buffers,
+    i: usize,
+    l: &'a LayerSpec,
+    x: &'a Tensor,
+    y: &'a Tensor,
+    n_out: usize,
+}
+
+/// The forward pass of every layer, in training or inference mode.
+pub fn forward_program(
+    gpu: &Gpu,
+    m: &GpuModel,
+    b: &Buffers,
+    mode: Mode,
+) -> Result<Program, GpuError> {
+    let mut p = Program::default();
+    let r = &m.resolved;
+    let batch = b.batch;
+    for (i, l) in m.spec.layers.iter().enumerate() {
+        let x = if i == 0 { &b.x_in } else { &b.acts[i - 1] };
+        let y = &b.acts[i];
+        let n_out = batch * r.outputs[i].size();
+        let s = Site {
+            gpu,
+            m,
+            b,
+            i,
+            l,
+            x,
+            y,
+            n_out,
+        };
+        let d: Dispatch = match &l.layer {
+            Layer::Dense { units, act, .. } => dense::forward(&s, *units, *act)?,
+            Layer::BatchNorm { momentum, eps } => {
+                batchnorm::forward(&mut p, &s, mode, *momentum, *eps)?;
+                continue;
+            }
+            Layer::Dropout { rate } => elementwise::dropout_forward(&s, mode, *rate)?,
+            Layer::Activation(a) => elementwise::activation_forward(&s, *a)?,
+            Layer::Conv2d { act, .. } => conv::forward(&s, *act)?,
+            Layer::MaxPool { .. } => pool::maxpool_forward(&s)?,
+            Layer::UpSample { factor } => pool::upsample_forward(&s, *factor)?,
+            Layer::Flatten | Layer::Reshape { .. } => continue,
+            Layer::Noise(n) => elementwise::noise_forward(&s, mode, *n)?,
+        };
+        p.push(d);
+    }
+    Ok(p)
+}
+
+/// The backward pass from the loss gradient in `dacts[last]`, then L2 and
+/// the optimizer update.
+pub fn backward_program(gpu: &Gpu, m: &GpuModel, b: &Buffers) -> Result<Program, GpuError> {
+    let mut p = Program::default();
+    let r = &m.resolved;
+    let batch = b.batch;
+    let layers = &m.spec.layers;
+    // A layer needs its input gradient only if something before it trains.
+    let has_params = |l: &Layer| l.has_params();
+    let trains_before: Vec<bool> = (0..layers.len())
+        .map(|i| {
+            layers[..i]
+                .iter()
+                .any(|l| l.trainable && has_params(&l.layer))
+        })
+        .collect();
+    for i in (0..layers.len()).rev() {
+        let l = &layers[i];
+        if !(trains_before[i] || l.trainable && has_params(&l.layer)) {
+            break;
+        }
+        let x = if i == 0 { &b.x_in } else { &b.acts[i - 1] };
+        let y = &b.acts[i];
+        let dy = &b.dacts[i];
+        let dx = if i > 0 && trains_before[i] {
+            Some(&b.dacts[i - 1])
+        } else {
+            None
+        };
+        let n_out = batch * r.outputs[i].size();
+        let s = Site {
+            gpu,
+            m,
+            b,
+            i,
+            l,
+            x,
+            y,
+            n_out,
+        };
+        match &l.layer {
+            Layer::Dense { units, act, .. } => dense::backward(&mut p, &s, dy, dx, *units, *act)?,
+            Layer::BatchNorm { .. } => batchnorm::backward(&mut p, &s, dy, dx)?,
+            Layer::Dropout { rate } => elementwise::dropout_backward(&mut p, &s, dy, dx, *rate)?,
+            Layer::Activation(a) => elementwise::activation_backward(&mut p, &s, dy, dx, *a)?,
+            Layer::Conv2d { act, .. } => conv::backward(&mut p, &s, dy, dx, *act)?,
+            Layer::MaxPool { .. } => pool::maxpool_backward(&mut p, &s, dy, dx)?,
+            Layer::UpSample { factor } => pool::upsample_backward(&mut p, &s, dy, dx, *factor)?,
+            // Views: the input gradient is the output gradient's buffer.
+            Layer::Flatten | Layer::Reshape { .. } => {}
+            // Additive noise passes the gradient straight through.
+            Layer::Noise(_) => elementwise::noise_backward(&mut p, &s, dy, dx)?,
+        }
+    }
+    // Keras l2(f) on each trainable Dense kernel: g += 2·f·w.
+    optimizer::l2(&mut p, gpu, m)?;
+    optimizer::update(&mut p, gpu, m)?;
+    Ok(p)
+}
+
+/// Everything one run needs, for training and for evaluation.
+pub struct StepPlan {
+    pub train_buffers: Buffers,
+    pub train_indices: Tensor,
+    pub test_indices: Tensor,
+    pub acc: Tensor,
+    pub train: Program,
+    pub eval: Program,
+}
+
+impl StepPlan {
+    pub fn build(
+        gpu: &Gpu,
+        m: &GpuModel,
+        data: &GpuDataset,
+        batch: usize,
+    ) -> Result<StepPlan, GpuError> {
+        let b = Buffers::new(gpu, m, batch)?;
+        let train_indices = gpu.zeros("train indices", data.train.count)?;
+        let test_order: Vec<u32> = (0..data.test.count as u32).collect();
+        let test_indices = gpu.upload_u32("test indices", &test_order)?;
+        let acc = gpu.zeros("metric sums", METRIC_SLOTS)?;
+        let noise = m.spec.noise;
+        let mut train = input_program(gpu, &b, &data.train, &train_indices, data.features, noise)?;
+        train.extend(forward_program(gpu, m, &b, Mode::Train)?);
+        train.extend(loss_program(
+            gpu,
+            m,
+            &b,
+            &acc,
+            TRAIN_LOSS,
+            TRAIN_CORRECT,
+            TRAIN_NONFINITE,
+        )?);
+        train.extend(backward_program(gpu, m, &b)?);
+        // After the update: every parameter and running statistic.
+        train.push(reduce::flag_nonfinite(
+            gpu,
+            &acc,
+            PARAMS_NONFINITE,
+            &m.params,
+            m.layout.total_len,
+        )?);
+        let mut eval = input_program(gpu, &b, &data.test, &test_indices, data.features, noise)?;
+        eval.extend(forward_program(gpu, m, &b, Mode::Eval)?);
+        eval.extend(loss_program(
+            gpu,
+            m,
+            &b,
+            &acc,
+            TEST_LOSS,
+            TEST_CORRECT,
+            TEST_NONFINITE,
+        )?);
+        Ok(StepPlan {
+            train_buffers: b,
+            train_indices,
+            test_indices,
+            acc,
+            train,
+            eval,
+        })
+    }
+}
+
+fn conv_shape(l: &Layer, input: Shape, batch: usize) -> Conv2d {
+    let Layer::Conv2d {
+        filters,
+        kernel,
+        same,
+        ..
+    } = *l
+    else {
+        unreachable!("conv_shape of a {l:?}")
+    };
+    Conv2d {
+        batch,
+        h: input.h,
+        w: input.w,
+        cin: input.c,
+        cout: filters,
+        k: kernel,
+        padding: if same { Padding::Same } else { Padding::Valid },
+    }
+}
+
+fn pool_shape(l: &Layer, input: Shape, batch: usize) -> Pool2d {
+    let Layer::MaxPool { pool, stride, same } = *l else {
+        unreachable!("pool_shape of a {l:?}")
+    };
+    Pool2d {
+        batch,
+        h: input.h,
+        w: input.w,
+        c: input.c,
+        pool,
+        stride,
+        padding: if same {
+            PoolPadding::Same
+        } else {
+            PoolPadding::Valid
+        },
+    }
+}
