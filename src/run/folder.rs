@@ -99,6 +99,9 @@ pub fn process_alive(pid: u32) -> bool {
 pub struct RunFolder {
     pub dir: PathBuf,
     lock: PathBuf,
+    /// This lock created the folder: a run that fails before writing
+    /// anything leaves no empty folder behind.
+    created: bool,
 }
 
 impl RunFolder {
@@ -112,6 +115,7 @@ impl RunFolder {
                 dir.display()
             )
         };
+        let created = !dir.exists();
         std::fs::create_dir_all(dir).map_err(unwritable)?;
         let lock = dir.join(LOCK);
         for _ in 0..3 {
@@ -125,6 +129,7 @@ impl RunFolder {
                     let folder = RunFolder {
                         dir: dir.to_path_buf(),
                         lock,
+                        created,
                     };
                     folder.remove_orphans();
                     return Ok(folder);
@@ -214,6 +219,10 @@ impl Drop for RunFolder {
             == Some(std::process::id());
         if ours {
             let _ = std::fs::remove_file(&self.lock);
+            if self.created {
+                // Fails unless empty, which is the point.
+                let _ = std::fs::remove_dir(&self.dir);
+            }
         }
     }
 }
