@@ -117,3 +117,24 @@ fn eval_refuses_non_finite_weights_and_statistics() {
     }
     let _ = std::fs::remove_dir_all(&o.out);
 }
+
+#[test]
+fn a_non_finite_parameter_is_flagged_when_the_sums_are_read() {
+    let Some(gpu) = gpu() else { return };
+    let o = opts("mlp-dae", "paramflag");
+    let spec = run::build_spec(&o).unwrap();
+    let resolved = spec.resolve(10).unwrap();
+    let layout = ParamLayout::new(&spec, &resolved);
+    let data = Dataset::load(&o.data_root, o.dataset).unwrap();
+    let clean = layout.init(&spec, 1);
+    let t = dae::train::Trainer::new(gpu, spec.clone(), &data, Some(clean.clone()), 1).unwrap();
+    assert_eq!(t.sums().unwrap()[dae::train::PARAMS_NONFINITE], 0.0);
+    // The last running variance: read by no training step, only by the
+    // parameter check (and by evaluation).
+    let e = layout.entries.last().unwrap();
+    assert_eq!(e.role, Role::MovingVariance);
+    let mut bad = clean;
+    bad[e.offset + e.len - 1] = f32::INFINITY;
+    let t = dae::train::Trainer::new(gpu, spec, &data, Some(bad), 1).unwrap();
+    assert_eq!(t.sums().unwrap()[dae::train::PARAMS_NONFINITE], 1.0);
+}

@@ -183,8 +183,11 @@ impl<'g> Trainer<'g> {
         self.gpu.write_f32(&self.plan.acc, sums);
     }
 
-    /// The GPU's metric sums and flags; waits for the work submitted so far.
+    /// The GPU's metric sums and flags, after flagging any non-finite
+    /// parameter; waits for the work submitted so far.
     pub fn sums(&self) -> Result<[f32; METRIC_SLOTS], GpuError> {
+        let done = Arc::new(AtomicUsize::new(0));
+        self.submit(&self.plan.check_params, 0, 1, &done)?;
         let v = self.read_metrics()?;
         let mut out = [0.0; METRIC_SLOTS];
         out.copy_from_slice(&v[..METRIC_SLOTS]);

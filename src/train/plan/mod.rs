@@ -36,7 +36,10 @@ pub const TEST_LOSS: usize = 2;
 pub const TEST_CORRECT: usize = 3;
 /// Divergence flags (1.0 once set; cleared only with the sums): a
 /// non-finite model output or per-row loss in a training step, a non-finite
-/// parameter after a training step's update, a non-finite test output or loss.
+/// parameter or running statistic (checked when the sums are read: a NaN
+/// parameter stays NaN through every later update, so one check per
+/// checkpoint sees every one a per-step check would, for a 40th of the
+/// cost), a non-finite test output or loss.
 pub const TRAIN_NONFINITE: usize = 4;
 pub const PARAMS_NONFINITE: usize = 5;
 pub const TEST_NONFINITE: usize = 6;
@@ -240,6 +243,9 @@ pub struct StepPlan {
     pub acc: Tensor,
     pub train: Program,
     pub eval: Program,
+    /// Flags a non-finite parameter or running statistic in
+    /// `acc[PARAMS_NONFINITE]`; run before the sums are read.
+    pub check_params: Program,
 }
 
 impl StepPlan {
@@ -267,14 +273,6 @@ impl StepPlan {
             TRAIN_NONFINITE,
         )?);
         train.extend(backward_program(gpu, m, &b)?);
-        // After the update: every parameter and running statistic.
-        train.push(reduce::flag_nonfinite(
-            gpu,
-            &acc,
-            PARAMS_NONFINITE,
-            &m.params,
-            m.layout.total_len,
-        )?);
         let mut eval = input_program(gpu, &b, &data.test, &test_indices, data.features, noise)?;
         eval.extend(forward_program(gpu, m, &b, Mode::Eval)?);
         eval.extend(loss_program(
@@ -286,6 +284,14 @@ impl StepPlan {
             TEST_CORRECT,
             TEST_NONFINITE,
         )?);
+        let mut check_params = Program::default();
+        check_params.push(reduce::flag_nonfinite(
+            gpu,
+            &acc,
+            PARAMS_NONFINITE,
+            &m.params,
+            m.layout.total_len,
+        )?);
         Ok(StepPlan {
             train_buffers: b,
             train_indices,
@@ -293,6 +299,7 @@ impl StepPlan {
             acc,
             train,
             eval,
+            check_params,
         })
     }
 }
