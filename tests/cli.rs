@@ -113,3 +113,26 @@ fn summary_prints_exact_counts() {
     assert!(ok, "{err}");
     assert!(out.contains("Total params: 1,438,676"), "{out}");
 }
+
+#[test]
+fn gpu_commands_print_no_display_server_noise() {
+    // Mesa's device-select layer probes Wayland on a headless machine and
+    // libwayland prints an XDG_RUNTIME_DIR error users read as dae's.
+    let out = Command::new(env!("CARGO_BIN_EXE_dae"))
+        .arg("info")
+        .env_remove("XDG_RUNTIME_DIR")
+        .env_remove("NODEVICE_SELECT")
+        .output()
+        .expect("run dae");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if !out.status.success() && std::env::var("CI").as_deref() != Ok("true") {
+        eprintln!("skipping: no adapter ({all})");
+        return;
+    }
+    assert!(out.status.success(), "{all}");
+    assert!(!all.contains("XDG_RUNTIME_DIR"), "{all}");
+}

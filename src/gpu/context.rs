@@ -55,6 +55,7 @@ impl Gpu {
     /// and `WGPU_POWER_PREF` (low, high, none; default high), then opens a
     /// device with the adapter's own limits so large datasets fit.
     pub fn new() -> Result<Gpu, GpuError> {
+        quiet_device_select();
         pollster::block_on(Self::new_async())
     }
 
@@ -256,4 +257,27 @@ impl Gpu {
             l.min_uniform_buffer_offset_alignment,
         )
     }
+}
+
+/// Mesa's implicit `VK_LAYER_MESA_device_select` layer orders GPUs by the
+/// display they drive: it connects to Wayland (and X11) while devices are
+/// enumerated, and on a headless machine libwayland prints
+/// `error: XDG_RUNTIME_DIR is invalid or not set in the environment.` twice,
+/// which users read as dae's own error. A compute-only instance has no
+/// display and picks its adapter itself, so the layer is switched off with
+/// its own variable — unless the user set it or asked the layer for a
+/// device (`MESA_VK_DEVICE_SELECT`). Driver and validation messages are
+/// untouched.
+fn quiet_device_select() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let user_chose = ["NODEVICE_SELECT", "MESA_VK_DEVICE_SELECT"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some());
+        if !user_chose {
+            // Before the Vulkan loader starts (it reads the variable when
+            // the layer loads), on the thread that opens the GPU.
+            std::env::set_var("NODEVICE_SELECT", "1");
+        }
+    });
 }
