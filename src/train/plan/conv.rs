@@ -3,7 +3,6 @@
 //! gradients, input gradient).
 
 use crate::gpu::{Dispatch, GpuError, Program, Tensor};
-use crate::kernels::activation;
 use crate::kernels::conv2d;
 use crate::nn::params::Role;
 use crate::nn::{Act, Loss};
@@ -28,30 +27,17 @@ pub(super) fn forward(s: &Site, act: Act) -> Result<Dispatch, GpuError> {
 /// From the output gradient `dy`: the kernel and bias gradients if the
 /// layer trains, and the input gradient into `dx` if something before needs
 /// it.
-pub(super) fn backward(
+pub(super) fn backward<'a>(
     p: &mut Program,
-    s: &Site,
-    dy: &Tensor,
+    s: &Site<'a>,
+    dy: &'a Tensor,
     dx: Option<&Tensor>,
     act: Act,
 ) -> Result<(), GpuError> {
     let (gpu, m, b, i) = (s.gpu, s.m, s.b, s.i);
     let last = m.spec.layers.len() - 1;
     let fused = i == last && matches!((m.spec.loss, act), (Loss::Bce, Act::Sigmoid));
-    let dz = match (&b.dz[i], fused) {
-        (Some(dz), false) => {
-            p.push(activation::backward(
-                gpu,
-                dz,
-                dy,
-                s.y,
-                s.n_out,
-                act.kernel(),
-            )?);
-            dz
-        }
-        _ => dy,
-    };
+    let dz = s.pre_activation_grad(p, dy, act, fused)?;
     let shape = conv_shape(&s.l.layer, m.resolved.inputs[i], b.batch);
     let w = m.layout.offset(i, Role::Kernel);
     if s.l.trainable {

@@ -3,7 +3,7 @@
 //! gradients, input gradient).
 
 use crate::gpu::{Dispatch, GpuError, Program, Tensor};
-use crate::kernels::activation::{self, Activation};
+use crate::kernels::activation::Activation;
 use crate::kernels::matmul::{self, Form, Matmul};
 use crate::nn::params::Role;
 use crate::nn::{Act, Loss};
@@ -33,10 +33,10 @@ pub(super) fn forward(s: &Site, units: usize, act: Act) -> Result<Dispatch, GpuE
 /// From the output gradient `dy`: the kernel and bias gradients if the
 /// layer trains, and the input gradient into `dx` if something before needs
 /// it.
-pub(super) fn backward(
+pub(super) fn backward<'a>(
     p: &mut Program,
-    s: &Site,
-    dy: &Tensor,
+    s: &Site<'a>,
+    dy: &'a Tensor,
     dx: Option<&Tensor>,
     units: usize,
     act: Act,
@@ -51,20 +51,7 @@ pub(super) fn backward(
             (m.spec.loss, act),
             (Loss::Bce, Act::Sigmoid) | (Loss::SoftmaxCrossEntropy, _)
         );
-    let dz = match (&b.dz[i], fused) {
-        (Some(dz), false) => {
-            p.push(activation::backward(
-                gpu,
-                dz,
-                dy,
-                s.y,
-                s.n_out,
-                act.kernel(),
-            )?);
-            dz
-        }
-        _ => dy,
-    };
+    let dz = s.pre_activation_grad(p, dy, act, fused)?;
     let fan_in = m.resolved.inputs[i].size();
     let w = m.layout.offset(i, Role::Kernel);
     if s.l.trainable {

@@ -2,7 +2,7 @@
 //! Dropout, Activation and Noise.
 
 use crate::gpu::{Dispatch, GpuError, Program, Tensor};
-use crate::kernels::activation::{self, Activation};
+use crate::kernels::activation;
 use crate::kernels::dropout;
 use crate::kernels::noise::{self, Noise};
 use crate::nn::Act;
@@ -15,7 +15,7 @@ pub(super) fn dropout_forward(s: &Site, mode: Mode, rate: f32) -> Result<Dispatc
     if mode == Mode::Train && s.l.trainable {
         dropout::forward(s.gpu, s.y, s.x, s.n_out, rate, 1 + s.i as u32)
     } else {
-        activation::forward(s.gpu, s.y, s.x, s.n_out, Activation::Identity)
+        s.identity_forward()
     }
 }
 
@@ -26,12 +26,18 @@ pub(super) fn dropout_backward(
     dx: Option<&Tensor>,
     rate: f32,
 ) -> Result<(), GpuError> {
+    if !s.l.trainable {
+        return s.identity_backward(p, dy, dx);
+    }
     if let Some(dx) = dx {
-        p.push(if s.l.trainable {
-            dropout::backward(s.gpu, dx, dy, s.n_out, rate, 1 + s.i as u32)?
-        } else {
-            activation::backward(s.gpu, dx, dy, s.y, s.n_out, Activation::Identity)?
-        });
+        p.push(dropout::backward(
+            s.gpu,
+            dx,
+            dy,
+            s.n_out,
+            rate,
+            1 + s.i as u32,
+        )?);
     }
     Ok(())
 }
@@ -65,7 +71,7 @@ pub(super) fn noise_forward(s: &Site, mode: Mode, n: Noise) -> Result<Dispatch, 
     if mode == Mode::Train {
         noise::apply(s.gpu, s.y, s.x, s.n_out, n, NOISE_LAYER_STREAM + s.i as u32)
     } else {
-        activation::forward(s.gpu, s.y, s.x, s.n_out, Activation::Identity)
+        s.identity_forward()
     }
 }
 
@@ -76,15 +82,5 @@ pub(super) fn noise_backward(
     dy: &Tensor,
     dx: Option<&Tensor>,
 ) -> Result<(), GpuError> {
-    if let Some(dx) = dx {
-        p.push(activation::backward(
-            s.gpu,
-            dx,
-            dy,
-            s.y,
-            s.n_out,
-            Activation::Identity,
-        )?);
-    }
-    Ok(())
+    s.identity_backward(p, dy, dx)
 }

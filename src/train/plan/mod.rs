@@ -21,12 +21,13 @@ pub use loss::{input_program, loss_program};
 
 use crate::data::gpu::GpuDataset;
 use crate::gpu::{Dispatch, Gpu, GpuError, Program, Tensor};
+use crate::kernels::activation::{self, Activation};
 use crate::kernels::conv2d::{Conv2d, Padding};
 use crate::kernels::pool::{Pool2d, PoolPadding};
 use crate::kernels::reduce;
 use crate::nn::params::ParamLayout;
 use crate::nn::Shape;
-use crate::nn::{Layer, LayerSpec, ModelSpec, Resolved};
+use crate::nn::{Act, Layer, LayerSpec, ModelSpec, Resolved};
 use crate::optim::Optimizer;
 
 /// Metric slots of the accumulator buffer.
@@ -130,6 +131,60 @@ struct Site<'a> {
     x: &'a Tensor,
     y: &'a Tensor,
     n_out: usize,
+}
+
+impl<'a> Site<'a> {
+    /// The gradient before this layer's fused activation: `dy` through the
+    /// activation's backward into the layer's `dz` buffer, or `dy` itself
+    /// when there is no activation or the loss already differentiated
+    /// through it (`fused`).
+    fn pre_activation_grad(
+        &self,
+        p: &mut Program,
+        dy: &'a Tensor,
+        act: Act,
+        fused: bool,
+    ) -> Result<&'a Tensor, GpuError> {
+        match (&self.b.dz[self.i], fused) {
+            (Some(dz), false) => {
+                p.push(activation::backward(
+                    self.gpu,
+                    dz,
+                    dy,
+                    self.y,
+                    self.n_out,
+                    act.kernel(),
+                )?);
+                Ok(dz)
+            }
+            _ => Ok(dy),
+        }
+    }
+
+    /// `y = x` (a layer that is the identity in this mode).
+    fn identity_forward(&self) -> Result<Dispatch, GpuError> {
+        activation::forward(self.gpu, self.y, self.x, self.n_out, Activation::Identity)
+    }
+
+    /// `dx = dy` (the gradient of an identity), if `dx` is needed.
+    fn identity_backward(
+        &self,
+        p: &mut Program,
+        dy: &Tensor,
+        dx: Option<&Tensor>,
+    ) -> Result<(), GpuError> {
+        if let Some(dx) = dx {
+            p.push(activation::backward(
+                self.gpu,
+                dx,
+                dy,
+                self.y,
+                self.n_out,
+                Activation::Identity,
+            )?);
+        }
+        Ok(())
+    }
 }
 
 /// The forward pass of every layer, in training or inference mode.
