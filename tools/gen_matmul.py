@@ -34,8 +34,12 @@ hdr_rag = """// C = act(op(A)·op(B) + bias), register-blocked with subgroupBroa
 // Written out in full for the same reason: loops over private arrays of
 // accumulators are ~10x slower on lavapipe.
 """
-def gen(mode, CW=1, NSG=8):
-    R = 32; S = 8
+def gen(mode, CW=1, S=8):
+    # S lanes per subgroup; each lane loads RL = 32 / S of the tile's 32 rows
+    # of A and owns 4 columns, so a tile is 32 x 4S and a workgroup of 64
+    # holds 64 / S subgroups.
+    R = 32; RL = R // S; NSG = 64 // S
+    assert S in (4, 8, 16)
     vec = mode == "vec4"
     T = "vec4<f32>" if vec else "f32"
     o = []
@@ -43,7 +47,7 @@ def gen(mode, CW=1, NSG=8):
     o.append((hdr_vec if vec else hdr_rag).rstrip("\n"))
     w("")
     w(f"const NSG: u32 = {NSG}u;   // subgroups per workgroup")
-    w(f"const TN: u32 = {32*CW}u;  // columns of one subgroup tile: 8 lanes x {4*CW}")
+    w(f"const TN: u32 = {4*S*CW}u;  // columns of one subgroup tile: {S} lanes x {4*CW}")
     w("")
     w("struct Params {")
     w("    m: u32, k: u32, n: u32, act: u32,")
@@ -88,10 +92,10 @@ def gen(mode, CW=1, NSG=8):
     w("    let M = p.m; let K = p.k; let N = p.n;")
     w("    let r0 = (tile / p.tiles_n) * 32u;")
     w("    let cbase = (tile % p.tiles_n) * TN + lane * 4u;")
-    w("    // This lane loads A for rows ra + 0..3 and broadcasts them to the subgroup.")
-    w("    let ra = r0 + lane * 4u;")
+    w(f"    // This lane loads A for rows ra + 0..{RL-1} and broadcasts them to the subgroup.")
+    w(f"    let ra = r0 + lane * {RL}u;")
     for cw in range(CW):
-        w(f"    let cc{cw} = cbase + {32*cw}u;")
+        w(f"    let cc{cw} = cbase + {4*S*cw}u;")
     # accumulators
     for r in range(R):
         w("    var " + ", ".join(f"acc{r}_{cw}" for cw in range(CW)).replace(", ", ": vec4<f32>; var ") + ": vec4<f32>;") if False else None
@@ -101,17 +105,41 @@ def gen(mode, CW=1, NSG=8):
     if vec:
         # base indices in vec4 units
         w("    // Vec4 indices: this path needs K, N (and M for A^T) to be multiples of 4 and 4-aligned offsets.")
-        w("    var ia0: u32; var ia1: u32; var ia2: u32; var ia3: u32; var sa: u32;")
-        w("    if (FORM == 2u) {")
-        w("        let rb = min(ra, M - 4u);")
-        w("        ia0 = (p.a_off + rb) / 4u; ia1 = ia0 + M / 4u; ia2 = ia1 + M / 4u; ia3 = ia2 + M / 4u; sa = M;")
-        w("    } else {")
-        w("        ia0 = (p.a_off + min(ra, M - 1u) * K) / 4u;")
-        w("        ia1 = (p.a_off + min(ra + 1u, M - 1u) * K) / 4u;")
-        w("        ia2 = (p.a_off + min(ra + 2u, M - 1u) * K) / 4u;")
-        w("        ia3 = (p.a_off + min(ra + 3u, M - 1u) * K) / 4u;")
-        w("        sa = 1u;")
-        w("    }")
+        if RL == 4:
+            w("    var ia0: u32; var ia1: u32; var ia2: u32; var ia3: u32; var sa: u32;")
+            w("    if (FORM == 2u) {")
+            w("        let rb = min(ra, M - 4u);")
+            w("        ia0 = (p.a_off + rb) / 4u; ia1 = ia0 + M / 4u; ia2 = ia1 + M / 4u; ia3 = ia2 + M / 4u; sa = M;")
+            w("    } else {")
+            w("        ia0 = (p.a_off + min(ra, M - 1u) * K) / 4u;")
+            w("        ia1 = (p.a_off + min(ra + 1u, M - 1u) * K) / 4u;")
+            w("        ia2 = (p.a_off + min(ra + 2u, M - 1u) * K) / 4u;")
+            w("        ia3 = (p.a_off + min(ra + 3u, M - 1u) * K) / 4u;")
+            w("        sa = 1u;")
+            w("    }")
+        elif RL == 8:
+            w("    // Rows ra..ra+7 in two groups of 4: for A^T, pointer 4g+t reads group g at k + t.")
+            w("    " + " ".join(f"var ia{q}: u32;" for q in range(8)) + " var sa: u32;")
+            w("    if (FORM == 2u) {")
+            for g in range(2):
+                w(f"        let rb{g} = min(ra + {4*g}u, M - 4u);")
+                w(f"        ia{4*g} = (p.a_off + rb{g}) / 4u; " + " ".join(f"ia{4*g+t} = ia{4*g+t-1} + M / 4u;" for t in range(1, 4)))
+            w("        sa = M;")
+            w("    } else {")
+            for q in range(8):
+                w(f"        ia{q} = (p.a_off + min(ra + {q}u, M - 1u) * K) / 4u;")
+            w("        sa = 1u;")
+            w("    }")
+        else:
+            w("    // Rows ra, ra+1: for A^T both sit in the vec4 at rb, components ja and ja+1.")
+            w("    var ia0: u32; var ia1: u32;")
+            w("    let ja = ra % 4u;")
+            w("    if (FORM == 2u) {")
+            w("        ia0 = (p.a_off + min(ra - ja, M - 4u)) / 4u; ia1 = ia0;")
+            w("    } else {")
+            w("        ia0 = (p.a_off + min(ra, M - 1u) * K) / 4u;")
+            w("        ia1 = (p.a_off + min(ra + 1u, M - 1u) * K) / 4u;")
+            w("    }")
         for cw in range(CW):
             w(f"    var ib{cw}_0: u32; var ib{cw}_1: u32; var ib{cw}_2: u32; var ib{cw}_3: u32; var sb{cw}: u32;")
             w("    if (FORM == 1u) {")
@@ -123,14 +151,34 @@ def gen(mode, CW=1, NSG=8):
             w(f"        sb{cw} = N;")
             w("    }")
         w("    for (var kk = 0u; kk < K; kk += 4u) {")
-        w("        let l0 = a[ia0]; let l1 = a[ia1]; let l2 = a[ia2]; let l3 = a[ia3];")
-        w("        ia0 += sa; ia1 += sa; ia2 += sa; ia3 += sa;")
-        w("        var x0 = l0; var x1 = l1; var x2 = l2; var x3 = l3;")
-        w("        if (FORM == 2u) {")
-        w("            // l_t holds rows ra..ra+3 at k = kk + t: transpose to one vec4 over k per row.")
-        w("            x0 = vec4(l0.x, l1.x, l2.x, l3.x); x1 = vec4(l0.y, l1.y, l2.y, l3.y);")
-        w("            x2 = vec4(l0.z, l1.z, l2.z, l3.z); x3 = vec4(l0.w, l1.w, l2.w, l3.w);")
-        w("        }")
+        if RL == 4:
+            w("        let l0 = a[ia0]; let l1 = a[ia1]; let l2 = a[ia2]; let l3 = a[ia3];")
+            w("        ia0 += sa; ia1 += sa; ia2 += sa; ia3 += sa;")
+            w("        var x0 = l0; var x1 = l1; var x2 = l2; var x3 = l3;")
+            w("        if (FORM == 2u) {")
+            w("            // l_t holds rows ra..ra+3 at k = kk + t: transpose to one vec4 over k per row.")
+            w("            x0 = vec4(l0.x, l1.x, l2.x, l3.x); x1 = vec4(l0.y, l1.y, l2.y, l3.y);")
+            w("            x2 = vec4(l0.z, l1.z, l2.z, l3.z); x3 = vec4(l0.w, l1.w, l2.w, l3.w);")
+            w("        }")
+        elif RL == 8:
+            w("        " + " ".join(f"let l{q} = a[ia{q}];" for q in range(8)))
+            w("        " + " ".join(f"ia{q} += sa;" for q in range(8)))
+            w("        " + " ".join(f"var x{q} = l{q};" for q in range(8)))
+            w("        if (FORM == 2u) {")
+            w("            // l_(4g+t) holds rows ra+4g..ra+4g+3 at k = kk + t: transpose per group.")
+            for g in range(2):
+                w("            " + " ".join(f"x{4*g+q} = vec4(" + ", ".join(f"l{4*g+t}.{'xyzw'[q]}" for t in range(4)) + ");" for q in range(4)))
+            w("        }")
+        else:
+            w("        var x0: vec4<f32>; var x1: vec4<f32>;")
+            w("        if (FORM == 2u) {")
+            w("            let l0 = a[ia0]; let l1 = a[ia0 + M / 4u]; let l2 = a[ia0 + M / 2u]; let l3 = a[ia0 + 3u * (M / 4u)];")
+            w("            ia0 += M;")
+            w("            x0 = vec4(l0[ja], l1[ja], l2[ja], l3[ja]);")
+            w("            x1 = vec4(l0[ja + 1u], l1[ja + 1u], l2[ja + 1u], l3[ja + 1u]);")
+            w("        } else {")
+            w("            x0 = a[ia0]; x1 = a[ia1]; ia0 += 1u; ia1 += 1u;")
+            w("        }")
         for cw in range(CW):
             w(f"        let m{cw}_0 = b[ib{cw}_0]; let m{cw}_1 = b[ib{cw}_1]; let m{cw}_2 = b[ib{cw}_2]; let m{cw}_3 = b[ib{cw}_3];")
             w(f"        ib{cw}_0 += sb{cw}; ib{cw}_1 += sb{cw}; ib{cw}_2 += sb{cw}; ib{cw}_3 += sb{cw};")
@@ -141,19 +189,19 @@ def gen(mode, CW=1, NSG=8):
             w("        }")
     else:
         w("    // Clamped rows and columns keep every load in range; their results are never stored.")
-        w("    let ar0 = min(ra, M - 1u); let ar1 = min(ra + 1u, M - 1u); let ar2 = min(ra + 2u, M - 1u); let ar3 = min(ra + 3u, M - 1u);")
+        w("    " + " ".join(f"let ar{q} = min(ra{f' + {q}u' if q else ''}, M - 1u);" for q in range(RL)))
         for cw in range(CW):
             for j in range(4):
                 w(f"    let bc{cw}_{j} = min(cc{cw} + {j}u, N - 1u);")
         w("    for (var kk = 0u; kk < K; kk += 4u) {")
         w("        let k0 = kk; let k1 = min(kk + 1u, K - 1u); let k2 = min(kk + 2u, K - 1u); let k3 = min(kk + 3u, K - 1u);")
         w("        let o1 = kk + 1u < K; let o2 = kk + 2u < K; let o3 = kk + 3u < K;")
-        w("        var x0: vec4<f32>; var x1: vec4<f32>; var x2: vec4<f32>; var x3: vec4<f32>;")
+        w("        " + " ".join(f"var x{q}: vec4<f32>;" for q in range(RL)))
         w("        if (FORM == 2u) {")
-        for q in range(4):
+        for q in range(RL):
             w(f"            x{q} = vec4(ldA(p.a_off + k0 * M + ar{q}, true), ldA(p.a_off + k1 * M + ar{q}, o1), ldA(p.a_off + k2 * M + ar{q}, o2), ldA(p.a_off + k3 * M + ar{q}, o3));")
         w("        } else {")
-        for q in range(4):
+        for q in range(RL):
             w(f"            x{q} = vec4(ldA(p.a_off + ar{q} * K + k0, true), ldA(p.a_off + ar{q} * K + k1, o1), ldA(p.a_off + ar{q} * K + k2, o2), ldA(p.a_off + ar{q} * K + k3, o3));")
         w("        }")
         for cw in range(CW):
@@ -166,8 +214,8 @@ def gen(mode, CW=1, NSG=8):
                 w(f"            b{cw}_{t} = vec4(" + ", ".join(f"ldB(p.b_off + {kv} * N + bc{cw}_{j}, {ok})" for j in range(4)) + ");")
             w("        }")
     for pl in range(S):
-        for q in range(4):
-            r = 4 * pl + q
+        for q in range(RL):
+            r = RL * pl + q
             w(f"        let y{r} = subgroupBroadcast(x{q}, {pl}u);")
             for cw in range(CW):
                 w(f"        acc{r}_{cw} = mac(acc{r}_{cw}, y{r}, b{cw}_0, b{cw}_1, b{cw}_2, b{cw}_3);")
@@ -203,7 +251,8 @@ def gen(mode, CW=1, NSG=8):
     return "\n".join(o) + "\n"
 
 if __name__ == "__main__":
-    mode = sys.argv[1]; CW = int(sys.argv[2]) if len(sys.argv) > 2 else 1
-    # Regenerate: python3 tools/gen_matmul.py vec4 1 > shaders/matmul_subgroup.wgsl
-    #             python3 tools/gen_matmul.py ragged 1 > shaders/matmul_subgroup_ragged.wgsl
-    sys.stdout.write(gen(mode, CW))
+    mode = sys.argv[1]; S = int(sys.argv[2]) if len(sys.argv) > 2 else 8
+    # Regenerate, for S = 4, 8 and 16 lanes:
+    #   python3 tools/gen_matmul.py vec4 S   > shaders/matmul_subgroup_xS.wgsl
+    #   python3 tools/gen_matmul.py ragged S > shaders/matmul_subgroup_ragged_xS.wgsl
+    sys.stdout.write(gen(mode, S=S))

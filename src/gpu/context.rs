@@ -238,10 +238,13 @@ impl Gpu {
             i.driver_info,
             i.vendor,
             i.device,
-            if self.is_cpu() && self.has_subgroups() && self.info.subgroup_min_size == 8 && self.info.subgroup_max_size == 8 {
-                "matmul: register-blocked with subgroup broadcasts (CPU driver)"
-            } else {
-                "matmul: workgroup-memory tiles (GPU)"
+            match crate::kernels::matmul::Variant::best(self) {
+                crate::kernels::matmul::Variant::Subgroup => format!(
+                    "register-blocked with {}-lane subgroup broadcasts (CPU driver)",
+                    i.subgroup_min_size
+                ),
+                crate::kernels::matmul::Variant::Tiled =>
+                    "workgroup-memory tiles (GPU)".to_string(),
             },
             yes(self.has_subgroups()),
             i.subgroup_min_size,

@@ -65,9 +65,10 @@ impl Matmul {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Variant {
     /// Register-blocked: each invocation holds 32 rows × 4 columns of C in
-    /// named vec4 registers; each lane of an 8-wide subgroup loads 4 of the
-    /// 32 rows of A and `subgroupBroadcast`s them to the rest. Needs
-    /// subgroups of exactly 8 lanes. Fastest on lavapipe.
+    /// named vec4 registers; each lane of an S-wide subgroup loads 32 / S of
+    /// the 32 rows of A and `subgroupBroadcast`s them to the rest. Generated
+    /// for S = 4, 8 and 16 ([`SUBGROUP_LANES`]); needs an adapter whose
+    /// subgroups have exactly one of these sizes. Fastest on lavapipe.
     Subgroup,
     /// 64×64 tiles of C per workgroup of 16×16, K staged through workgroup
     /// memory in slabs of 16. The standard choice on real GPUs.
@@ -89,8 +90,8 @@ impl Variant {
         match self {
             Variant::Subgroup => {
                 gpu.has_subgroups()
-                    && gpu.info.subgroup_min_size == SUBGROUP
-                    && gpu.info.subgroup_max_size == SUBGROUP
+                    && gpu.info.subgroup_min_size == gpu.info.subgroup_max_size
+                    && SUBGROUP_LANES.contains(&gpu.info.subgroup_min_size)
             }
             Variant::Tiled => true,
         }
@@ -106,24 +107,52 @@ impl Variant {
 
 /// WGSL sources of this module, by file name.
 pub const SHADERS: &[(&str, &str)] = &[
-    ("matmul_subgroup.wgsl", SUBGROUP_WGSL),
-    ("matmul_subgroup_ragged.wgsl", SUBGROUP_RAGGED_WGSL),
+    ("matmul_subgroup_x4.wgsl", include_str!("../../shaders/matmul_subgroup_x4.wgsl")),
+    ("matmul_subgroup_x8.wgsl", include_str!("../../shaders/matmul_subgroup_x8.wgsl")),
+    ("matmul_subgroup_x16.wgsl", include_str!("../../shaders/matmul_subgroup_x16.wgsl")),
+    (
+        "matmul_subgroup_ragged_x4.wgsl",
+        include_str!("../../shaders/matmul_subgroup_ragged_x4.wgsl"),
+    ),
+    (
+        "matmul_subgroup_ragged_x8.wgsl",
+        include_str!("../../shaders/matmul_subgroup_ragged_x8.wgsl"),
+    ),
+    (
+        "matmul_subgroup_ragged_x16.wgsl",
+        include_str!("../../shaders/matmul_subgroup_ragged_x16.wgsl"),
+    ),
     ("matmul_tiled.wgsl", TILED_WGSL),
     ("bias_grad.wgsl", BIAS_GRAD_WGSL),
 ];
 
-const SUBGROUP_WGSL: &str = include_str!("../../shaders/matmul_subgroup.wgsl");
-const SUBGROUP_RAGGED_WGSL: &str = include_str!("../../shaders/matmul_subgroup_ragged.wgsl");
 const TILED_WGSL: &str = include_str!("../../shaders/matmul_tiled.wgsl");
 const BIAS_GRAD_WGSL: &str = include_str!("../../shaders/bias_grad.wgsl");
 
-/// Lanes per subgroup the subgroup kernels are written for.
-const SUBGROUP: u32 = 8;
-/// Rows and columns of C one subgroup of the subgroup kernels computes.
+/// Subgroup sizes the subgroup kernels are generated for (by
+/// `tools/gen_matmul.py` and `tools/gen_conv2d.py`).
+pub const SUBGROUP_LANES: [u32; 3] = [4, 8, 16];
+/// Rows of C one subgroup of the subgroup kernels computes; its columns are
+/// 4 per lane.
 const SG_ROWS: usize = 32;
-const SG_COLS: usize = 32;
-/// Subgroups per workgroup of the subgroup kernels (workgroup 64).
-const SG_PER_WG: usize = 8;
+/// Invocations per workgroup of the subgroup kernels.
+const SG_WORKGROUP: usize = 64;
+
+/// The generated file of a subgroup kernel family for this adapter's lane
+/// count: `shaders` lists (name, source) of the whole module, `stem` is the
+/// family (`matmul_subgroup`), the result `stem_xS.wgsl`'s entry.
+pub(crate) fn lanes_file(
+    shaders: &'static [(&'static str, &'static str)],
+    stem: &str,
+    lanes: u32,
+) -> (&'static str, &'static str) {
+    let want = format!("{stem}_x{lanes}.wgsl");
+    let (name, src) = shaders
+        .iter()
+        .find(|(n, _)| *n == want)
+        .unwrap_or_else(|| panic!("no generated kernel {want}"));
+    (name.trim_end_matches(".wgsl"), src)
+}
 /// Side of the square C tile of one workgroup of the tiled kernel.
 const TILE: usize = 64;
 
@@ -183,7 +212,7 @@ pub fn matmul_variant(
     }
     assert!(
         variant.supported(gpu),
-        "matmul variant {variant:?} needs {SUBGROUP}-lane subgroups; adapter has {}..{}",
+        "matmul variant {variant:?} needs subgroups of one of {SUBGROUP_LANES:?} lanes; adapter has {}..{}",
         gpu.info.subgroup_min_size,
         gpu.info.subgroup_max_size
     );
@@ -204,7 +233,8 @@ pub fn matmul_variant(
     };
     let (spec, workgroups) = match variant {
         Variant::Subgroup => {
-            let tiles_n = n.div_ceil(SG_COLS);
+            let lanes = gpu.info.subgroup_min_size;
+            let tiles_n = n.div_ceil(4 * lanes as usize);
             let tiles = m.div_ceil(SG_ROWS) * tiles_n;
             params.tiles_n = tiles_n as u32;
             params.tiles = tiles as u32;
@@ -217,12 +247,15 @@ pub fn matmul_variant(
             let aligned_offsets = [a.offset, b.offset, c.offset, bias.map_or(0, |v| v.offset)]
                 .iter()
                 .all(|o| o % 4 == 0);
-            let spec = if aligned_rows && aligned_offsets {
-                KernelSpec::new("matmul_subgroup", SUBGROUP_WGSL, BINDINGS)
+            let stem = if aligned_rows && aligned_offsets {
+                "matmul_subgroup"
             } else {
-                KernelSpec::new("matmul_subgroup_ragged", SUBGROUP_RAGGED_WGSL, BINDINGS)
+                "matmul_subgroup_ragged"
             };
-            (spec, groups_2d(groups(tiles, SG_PER_WG)))
+            let (name, src) = lanes_file(SHADERS, stem, lanes);
+            let spec = KernelSpec::new(name, src, BINDINGS);
+            let per_wg = SG_WORKGROUP / lanes as usize;
+            (spec, groups_2d(groups(tiles, per_wg)))
         }
         Variant::Tiled => {
             let spec = KernelSpec::new("matmul_tiled", TILED_WGSL, BINDINGS);
