@@ -4,8 +4,8 @@
 //   FORM 2 (TN): A (k,m), B (k,n).  C (m,n), bias (n) when has_bias.
 //   Row-major, each operand `*_off` elements into its buffer; m, k, n >= 1
 //   arbitrary. C is overwritten.
-// Dispatch and register plan as matmul_subgroup.wgsl (one 8-lane subgroup per
-// 32x32 tile, workgroup 64, 32 named vec4 accumulators per lane), but every
+// Dispatch and register plan as matmul_subgroup.wgsl (one S-lane subgroup per
+// 32 x 4S tile, workgroup 64, 32 named vec4 accumulators per lane), but every
 // operand is read as scalars with rows and columns clamped into range and k
 // past the end read as zero, so ragged widths such as 10 need no padding.
 // Written out in full for the same reason: loops over private arrays of

@@ -16,7 +16,7 @@ fn variants(gpu: &Gpu) -> Vec<Variant> {
         .filter(|v| v.supported(gpu))
         .collect();
     if !v.contains(&Variant::Subgroup) {
-        eprintln!("adapter has no 8-lane subgroups: only the tiled variant is tested");
+        eprintln!("adapter has no 4-, 8- or 16-lane subgroups: only the tiled variant is tested");
     }
     v
 }
@@ -41,8 +41,8 @@ fn conv(
     }
 }
 
-/// Ragged shapes: batch 1 and 3, odd sizes, channel counts 1, 3, 16, 17 and
-/// multiples of 4 above one 32-wide tile, kernels 1, 3 and 5, both paddings.
+/// Ragged shapes: batch 1 and 3, odd sizes, channel counts 1, 3, 4, 12, 16,
+/// 17 and multiples of 4 above one 32-, 16- or 64-wide tile, kernels 1, 3 and 5, both paddings.
 /// Channel counts that are multiples of 4 take the vec4 subgroup kernels,
 /// the others the scalar ones.
 fn ragged_shapes() -> Vec<Conv2d> {
@@ -58,6 +58,10 @@ fn ragged_shapes() -> Vec<Conv2d> {
         conv(3, 9, 9, 16, 36, 3, Valid),
         conv(3, 7, 9, 36, 16, 5, Same),
         conv(1, 5, 5, 3, 3, 5, Valid),
+        // 4 and 12 channels: a 4-lane subgroup's 8 rows of A span two taps,
+        // and 20 or 68 output channels leave part of a 16-lane tile empty.
+        conv(3, 6, 7, 4, 20, 3, Same),
+        conv(1, 7, 5, 12, 68, 3, Valid),
     ]
 }
 

@@ -21,7 +21,7 @@ fn variants(gpu: &Gpu) -> Vec<Variant> {
     let all = [Variant::Subgroup, Variant::Tiled];
     let v: Vec<Variant> = all.into_iter().filter(|v| v.supported(gpu)).collect();
     if !v.contains(&Variant::Subgroup) {
-        eprintln!("adapter has no 8-lane subgroups: only the tiled variant is tested");
+        eprintln!("adapter has no 4-, 8- or 16-lane subgroups: only the tiled variant is tested");
     }
     v
 }
@@ -112,7 +112,9 @@ fn matmul_forward_matches_reference() {
     // 1x1x1 and 7x13x5 are smaller than one tile and unaligned; 10 and 196
     // are the presets' widths that are not multiples of 8 (10 not even of 4);
     // 33 leaves one row past a 32-row tile; 12x16x20 is small but aligned so
-    // it takes the vec4 path with a ragged tile edge.
+    // it takes the vec4 path with a ragged tile edge; 20x36x72 is aligned,
+    // with rows past the 8 of a 4-lane group and columns past one 64-wide
+    // tile of 16 lanes.
     let shapes = [
         (1, 1, 1),
         (7, 13, 5),
@@ -121,6 +123,7 @@ fn matmul_forward_matches_reference() {
         (12, 16, 20),
         (33, 196, 12),
         (64, 10, 96),
+        (20, 36, 72),
     ];
     let mut seed = 0;
     for variant in variants(gpu) {

@@ -94,28 +94,81 @@ impl Conv2d {
 
 /// WGSL sources of this module, by file name.
 pub const SHADERS: &[(&str, &str)] = &[
-    ("conv2d_subgroup.wgsl", SUBGROUP_WGSL),
-    ("conv2d_subgroup_ragged.wgsl", SUBGROUP_RAGGED_WGSL),
-    ("conv2d_weight_subgroup.wgsl", WEIGHT_WGSL),
-    ("conv2d_weight_subgroup_ragged.wgsl", WEIGHT_RAGGED_WGSL),
+    (
+        "conv2d_subgroup_x4.wgsl",
+        include_str!("../../shaders/conv2d_subgroup_x4.wgsl"),
+    ),
+    (
+        "conv2d_subgroup_x8.wgsl",
+        include_str!("../../shaders/conv2d_subgroup_x8.wgsl"),
+    ),
+    (
+        "conv2d_subgroup_x16.wgsl",
+        include_str!("../../shaders/conv2d_subgroup_x16.wgsl"),
+    ),
+    (
+        "conv2d_subgroup_ragged_x4.wgsl",
+        include_str!("../../shaders/conv2d_subgroup_ragged_x4.wgsl"),
+    ),
+    (
+        "conv2d_subgroup_ragged_x8.wgsl",
+        include_str!("../../shaders/conv2d_subgroup_ragged_x8.wgsl"),
+    ),
+    (
+        "conv2d_subgroup_ragged_x16.wgsl",
+        include_str!("../../shaders/conv2d_subgroup_ragged_x16.wgsl"),
+    ),
+    (
+        "conv2d_weight_subgroup_x4.wgsl",
+        include_str!("../../shaders/conv2d_weight_subgroup_x4.wgsl"),
+    ),
+    (
+        "conv2d_weight_subgroup_x8.wgsl",
+        include_str!("../../shaders/conv2d_weight_subgroup_x8.wgsl"),
+    ),
+    (
+        "conv2d_weight_subgroup_x16.wgsl",
+        include_str!("../../shaders/conv2d_weight_subgroup_x16.wgsl"),
+    ),
+    (
+        "conv2d_weight_subgroup_ragged_x4.wgsl",
+        include_str!("../../shaders/conv2d_weight_subgroup_ragged_x4.wgsl"),
+    ),
+    (
+        "conv2d_weight_subgroup_ragged_x8.wgsl",
+        include_str!("../../shaders/conv2d_weight_subgroup_ragged_x8.wgsl"),
+    ),
+    (
+        "conv2d_weight_subgroup_ragged_x16.wgsl",
+        include_str!("../../shaders/conv2d_weight_subgroup_ragged_x16.wgsl"),
+    ),
     ("conv2d_tiled.wgsl", TILED_WGSL),
     ("conv2d_reduce.wgsl", REDUCE_WGSL),
     ("conv2d_narrow.wgsl", NARROW_WGSL),
     ("conv2d_transpose_w.wgsl", TRANSPOSE_WGSL),
 ];
 
-const SUBGROUP_WGSL: &str = include_str!("../../shaders/conv2d_subgroup.wgsl");
-const SUBGROUP_RAGGED_WGSL: &str = include_str!("../../shaders/conv2d_subgroup_ragged.wgsl");
-const WEIGHT_WGSL: &str = include_str!("../../shaders/conv2d_weight_subgroup.wgsl");
-const WEIGHT_RAGGED_WGSL: &str = include_str!("../../shaders/conv2d_weight_subgroup_ragged.wgsl");
 const TILED_WGSL: &str = include_str!("../../shaders/conv2d_tiled.wgsl");
 const REDUCE_WGSL: &str = include_str!("../../shaders/conv2d_reduce.wgsl");
 const NARROW_WGSL: &str = include_str!("../../shaders/conv2d_narrow.wgsl");
 const TRANSPOSE_WGSL: &str = include_str!("../../shaders/conv2d_transpose_w.wgsl");
 
-/// Rows and columns of C one subgroup computes; subgroups per workgroup.
-const SG_TILE: usize = 32;
-const SG_PER_WG: usize = 8;
+/// Rows of C one subgroup computes (its columns are 4 per lane); the
+/// invocations of a workgroup.
+const SG_ROWS: usize = 32;
+const SG_WORKGROUP: usize = 64;
+
+/// The subgroup kernel `stem` generated for this adapter's lane count, with
+/// the columns of one subgroup's tile and the subgroups per workgroup.
+fn lanes_spec(gpu: &Gpu, stem: &str) -> (KernelSpec, usize, usize) {
+    let lanes = gpu.info.subgroup_min_size as usize;
+    let (name, src) = crate::kernels::matmul::lanes_file(SHADERS, stem, lanes as u32);
+    (
+        KernelSpec::new(name, src, BINDINGS),
+        4 * lanes,
+        SG_WORKGROUP / lanes,
+    )
+}
 /// Rows of C per invocation of conv2d_narrow.wgsl's `rows`.
 const NARROW_ROWS: usize = 8;
 /// Words of x and dy one split of the CPU weight gradient should touch:
@@ -413,7 +466,11 @@ pub fn backward_weight_variant(
     let narrow = variant == Variant::Subgroup && n == 1 && shape.cin.is_multiple_of(4);
     let (tiles_mn, target, min_chunk) = match variant {
         Variant::Subgroup if narrow => (m / 4, 64usize * 64, 512),
-        Variant::Subgroup => (m.div_ceil(SG_TILE) * n.div_ceil(SG_TILE), 64, 512),
+        Variant::Subgroup => (
+            m.div_ceil(SG_ROWS) * n.div_ceil(4 * gpu.info.subgroup_min_size as usize),
+            64,
+            512,
+        ),
         Variant::Tiled => (m.div_ceil(TILE) * n.div_ceil(TILE), 256, 1024),
     };
     let max_splits = k.div_ceil(min_chunk).max(1);
@@ -451,21 +508,18 @@ pub fn backward_weight_variant(
             (spec, groups_2d(groups(tiles_mn * splits, 64)))
         }
         Variant::Subgroup => {
-            params.tiles_n = n.div_ceil(SG_TILE) as u32;
-            params.tiles = (tiles_mn * splits) as u32;
             let aligned = shape.cin.is_multiple_of(4)
                 && n.is_multiple_of(4)
                 && params.c_off.is_multiple_of(4);
-            let spec = if aligned {
-                KernelSpec::new("conv2d_weight_subgroup", WEIGHT_WGSL, BINDINGS)
+            let stem = if aligned {
+                "conv2d_weight_subgroup"
             } else {
-                KernelSpec::new(
-                    "conv2d_weight_subgroup_ragged",
-                    WEIGHT_RAGGED_WGSL,
-                    BINDINGS,
-                )
+                "conv2d_weight_subgroup_ragged"
             };
-            (spec, groups_2d(groups(tiles_mn * splits, SG_PER_WG)))
+            let (spec, cols, per_wg) = lanes_spec(gpu, stem);
+            params.tiles_n = n.div_ceil(cols) as u32;
+            params.tiles = (tiles_mn * splits) as u32;
+            (spec, groups_2d(groups(tiles_mn * splits, per_wg)))
         }
         Variant::Tiled => {
             let spec = KernelSpec::new("conv2d_tiled", TILED_WGSL, BINDINGS).constant("PASS", 2.0);
@@ -575,17 +629,18 @@ fn gemm(
             )
         }
         Variant::Subgroup => {
-            let tiles_n = n.div_ceil(SG_TILE);
-            let tiles = m.div_ceil(SG_TILE) * tiles_n;
+            let stem = if aligned {
+                "conv2d_subgroup"
+            } else {
+                "conv2d_subgroup_ragged"
+            };
+            let (spec, cols, per_wg) = lanes_spec(gpu, stem);
+            let tiles_n = n.div_ceil(cols);
+            let tiles = m.div_ceil(SG_ROWS) * tiles_n;
             params.tiles_n = tiles_n as u32;
             params.tiles = tiles as u32;
-            let spec = if aligned {
-                KernelSpec::new("conv2d_subgroup", SUBGROUP_WGSL, BINDINGS)
-            } else {
-                KernelSpec::new("conv2d_subgroup_ragged", SUBGROUP_RAGGED_WGSL, BINDINGS)
-            };
             let spec = spec.constant("PASS", pass as f64);
-            (spec, groups_2d(groups(tiles, SG_PER_WG)))
+            (spec, groups_2d(groups(tiles, per_wg)))
         }
         Variant::Tiled => (
             KernelSpec::new("conv2d_tiled", TILED_WGSL, BINDINGS).constant("PASS", pass as f64),

@@ -107,9 +107,18 @@ impl Variant {
 
 /// WGSL sources of this module, by file name.
 pub const SHADERS: &[(&str, &str)] = &[
-    ("matmul_subgroup_x4.wgsl", include_str!("../../shaders/matmul_subgroup_x4.wgsl")),
-    ("matmul_subgroup_x8.wgsl", include_str!("../../shaders/matmul_subgroup_x8.wgsl")),
-    ("matmul_subgroup_x16.wgsl", include_str!("../../shaders/matmul_subgroup_x16.wgsl")),
+    (
+        "matmul_subgroup_x4.wgsl",
+        include_str!("../../shaders/matmul_subgroup_x4.wgsl"),
+    ),
+    (
+        "matmul_subgroup_x8.wgsl",
+        include_str!("../../shaders/matmul_subgroup_x8.wgsl"),
+    ),
+    (
+        "matmul_subgroup_x16.wgsl",
+        include_str!("../../shaders/matmul_subgroup_x16.wgsl"),
+    ),
     (
         "matmul_subgroup_ragged_x4.wgsl",
         include_str!("../../shaders/matmul_subgroup_ragged_x4.wgsl"),

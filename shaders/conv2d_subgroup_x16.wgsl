@@ -11,8 +11,8 @@
 //   backward input sgn -1, off +pad: the flipped kernel). Needs sc, n and the
 //   offsets to be multiples of 4; other shapes use conv2d_subgroup_ragged.wgsl.
 //   C is overwritten.
-// Dispatch: workgroup 64 = 8 subgroups of exactly 8 lanes; one subgroup per
-// 32x32 tile of C (tiles row-major, grid ceil(tiles / 8) possibly split over x
+// Dispatch: workgroup 64 = 64 / S subgroups of exactly S lanes; one subgroup per
+// 32 x 4S tile of C (tiles row-major, grid ceil(tiles / (64 / S)) possibly split over x
 // and y). Lane l owns columns 4l..4l+3 of the tile for all 32 rows. The K loop
 // runs over taps, then over channels in vec4s: per tap each lane finds the
 // source pixel of its 4 rows once (validity included), so the inner loop is
@@ -22,7 +22,7 @@
 // load clamped addresses and skip their stores; they may not return early,
 // since their neighbours need them at the broadcasts.
 
-const NSG: u32 = 8u;   // subgroups per workgroup
+const NSG: u32 = 4u;   // subgroups per workgroup of 64 (16-lane subgroups)
 
 struct Params {
     m: u32, k: u32, n: u32, act: u32,
@@ -64,8 +64,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
     let M = p.m; let K = p.k; let N = p.n;
     let tile = tile_all;
     let r0 = (tile / p.tiles_n) * 32u;
-    let cc0 = (tile % p.tiles_n) * 32u + lane * 4u;
-    let ra = r0 + lane * 4u;
+    let cc0 = (tile % p.tiles_n) * 64u + lane * 4u;
+    let ra = r0 + lane * 2u;
     var acc0 = vec4(0.0);
     var acc1 = vec4(0.0);
     var acc2 = vec4(0.0);
@@ -98,7 +98,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
     var acc29 = vec4(0.0);
     var acc30 = vec4(0.0);
     var acc31 = vec4(0.0);
-    // Destination pixel (image, y, x) of this lane's 4 rows, decomposed once.
+    // Destination pixel (image, y, x) of this lane's 2 rows, decomposed once.
     let plane = p.dh * p.dw;
     let pr0 = min(ra + 0u, M - 1u);
     let py0 = i32((pr0 % plane) / p.dw); let px0 = i32(pr0 % p.dw);
@@ -106,12 +106,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
     let pr1 = min(ra + 1u, M - 1u);
     let py1 = i32((pr1 % plane) / p.dw); let px1 = i32(pr1 % p.dw);
     let pb1 = (pr1 / plane) * p.sh * p.sw;
-    let pr2 = min(ra + 2u, M - 1u);
-    let py2 = i32((pr2 % plane) / p.dw); let px2 = i32(pr2 % p.dw);
-    let pb2 = (pr2 / plane) * p.sh * p.sw;
-    let pr3 = min(ra + 3u, M - 1u);
-    let py3 = i32((pr3 % plane) / p.dw); let px3 = i32(pr3 % p.dw);
-    let pb3 = (pr3 / plane) * p.sh * p.sw;
     let SH = i32(p.sh); let SW = i32(p.sw);
     let cv = p.sc / 4u;  // vec4s per source pixel
     let ncl = min(cc0, N - 4u);
@@ -131,12 +125,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
             let sy1 = py1 + oy; let sx1 = px1 + ox;
             let ok1 = sy1 >= 0 && sy1 < SH && sx1 >= 0 && sx1 < SW;
             var ia1 = select(0u, (pb1 + u32(sy1) * p.sw + u32(sx1)) * cv, ok1);
-            let sy2 = py2 + oy; let sx2 = px2 + ox;
-            let ok2 = sy2 >= 0 && sy2 < SH && sx2 >= 0 && sx2 < SW;
-            var ia2 = select(0u, (pb2 + u32(sy2) * p.sw + u32(sx2)) * cv, ok2);
-            let sy3 = py3 + oy; let sx3 = px3 + ox;
-            let ok3 = sy3 >= 0 && sy3 < SH && sx3 >= 0 && sx3 < SW;
-            var ia3 = select(0u, (pb3 + u32(sy3) * p.sw + u32(sx3)) * cv, ok3);
             var ib0: u32; var ib1: u32; var ib2: u32; var ib3: u32; var sb: u32;
             if (PASS == 0u) {
                 // W rows (tap, c + t) are consecutive rows of the (K, N) matrix.
@@ -153,8 +141,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
             for (var cq = 0u; cq < cv; cq++) {
                 let x0 = select(vec4(0.0), a[ia0], ok0); ia0 += 1u;
                 let x1 = select(vec4(0.0), a[ia1], ok1); ia1 += 1u;
-                let x2 = select(vec4(0.0), a[ia2], ok2); ia2 += 1u;
-                let x3 = select(vec4(0.0), a[ia3], ok3); ia3 += 1u;
                 let m0 = b[ib0]; let m1 = b[ib1]; let m2 = b[ib2]; let m3 = b[ib3];
                 ib0 += sb; ib1 += sb; ib2 += sb; ib3 += sb;
                 var b0 = m0; var b1 = m1; var b2 = m2; var b3 = m3;
@@ -164,36 +150,36 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
                 }
                 acc0 = mac(acc0, subgroupBroadcast(x0, 0u), b0, b1, b2, b3);
                 acc1 = mac(acc1, subgroupBroadcast(x1, 0u), b0, b1, b2, b3);
-                acc2 = mac(acc2, subgroupBroadcast(x2, 0u), b0, b1, b2, b3);
-                acc3 = mac(acc3, subgroupBroadcast(x3, 0u), b0, b1, b2, b3);
-                acc4 = mac(acc4, subgroupBroadcast(x0, 1u), b0, b1, b2, b3);
-                acc5 = mac(acc5, subgroupBroadcast(x1, 1u), b0, b1, b2, b3);
-                acc6 = mac(acc6, subgroupBroadcast(x2, 1u), b0, b1, b2, b3);
-                acc7 = mac(acc7, subgroupBroadcast(x3, 1u), b0, b1, b2, b3);
-                acc8 = mac(acc8, subgroupBroadcast(x0, 2u), b0, b1, b2, b3);
-                acc9 = mac(acc9, subgroupBroadcast(x1, 2u), b0, b1, b2, b3);
-                acc10 = mac(acc10, subgroupBroadcast(x2, 2u), b0, b1, b2, b3);
-                acc11 = mac(acc11, subgroupBroadcast(x3, 2u), b0, b1, b2, b3);
-                acc12 = mac(acc12, subgroupBroadcast(x0, 3u), b0, b1, b2, b3);
-                acc13 = mac(acc13, subgroupBroadcast(x1, 3u), b0, b1, b2, b3);
-                acc14 = mac(acc14, subgroupBroadcast(x2, 3u), b0, b1, b2, b3);
-                acc15 = mac(acc15, subgroupBroadcast(x3, 3u), b0, b1, b2, b3);
-                acc16 = mac(acc16, subgroupBroadcast(x0, 4u), b0, b1, b2, b3);
-                acc17 = mac(acc17, subgroupBroadcast(x1, 4u), b0, b1, b2, b3);
-                acc18 = mac(acc18, subgroupBroadcast(x2, 4u), b0, b1, b2, b3);
-                acc19 = mac(acc19, subgroupBroadcast(x3, 4u), b0, b1, b2, b3);
-                acc20 = mac(acc20, subgroupBroadcast(x0, 5u), b0, b1, b2, b3);
-                acc21 = mac(acc21, subgroupBroadcast(x1, 5u), b0, b1, b2, b3);
-                acc22 = mac(acc22, subgroupBroadcast(x2, 5u), b0, b1, b2, b3);
-                acc23 = mac(acc23, subgroupBroadcast(x3, 5u), b0, b1, b2, b3);
-                acc24 = mac(acc24, subgroupBroadcast(x0, 6u), b0, b1, b2, b3);
-                acc25 = mac(acc25, subgroupBroadcast(x1, 6u), b0, b1, b2, b3);
-                acc26 = mac(acc26, subgroupBroadcast(x2, 6u), b0, b1, b2, b3);
-                acc27 = mac(acc27, subgroupBroadcast(x3, 6u), b0, b1, b2, b3);
-                acc28 = mac(acc28, subgroupBroadcast(x0, 7u), b0, b1, b2, b3);
-                acc29 = mac(acc29, subgroupBroadcast(x1, 7u), b0, b1, b2, b3);
-                acc30 = mac(acc30, subgroupBroadcast(x2, 7u), b0, b1, b2, b3);
-                acc31 = mac(acc31, subgroupBroadcast(x3, 7u), b0, b1, b2, b3);
+                acc2 = mac(acc2, subgroupBroadcast(x0, 1u), b0, b1, b2, b3);
+                acc3 = mac(acc3, subgroupBroadcast(x1, 1u), b0, b1, b2, b3);
+                acc4 = mac(acc4, subgroupBroadcast(x0, 2u), b0, b1, b2, b3);
+                acc5 = mac(acc5, subgroupBroadcast(x1, 2u), b0, b1, b2, b3);
+                acc6 = mac(acc6, subgroupBroadcast(x0, 3u), b0, b1, b2, b3);
+                acc7 = mac(acc7, subgroupBroadcast(x1, 3u), b0, b1, b2, b3);
+                acc8 = mac(acc8, subgroupBroadcast(x0, 4u), b0, b1, b2, b3);
+                acc9 = mac(acc9, subgroupBroadcast(x1, 4u), b0, b1, b2, b3);
+                acc10 = mac(acc10, subgroupBroadcast(x0, 5u), b0, b1, b2, b3);
+                acc11 = mac(acc11, subgroupBroadcast(x1, 5u), b0, b1, b2, b3);
+                acc12 = mac(acc12, subgroupBroadcast(x0, 6u), b0, b1, b2, b3);
+                acc13 = mac(acc13, subgroupBroadcast(x1, 6u), b0, b1, b2, b3);
+                acc14 = mac(acc14, subgroupBroadcast(x0, 7u), b0, b1, b2, b3);
+                acc15 = mac(acc15, subgroupBroadcast(x1, 7u), b0, b1, b2, b3);
+                acc16 = mac(acc16, subgroupBroadcast(x0, 8u), b0, b1, b2, b3);
+                acc17 = mac(acc17, subgroupBroadcast(x1, 8u), b0, b1, b2, b3);
+                acc18 = mac(acc18, subgroupBroadcast(x0, 9u), b0, b1, b2, b3);
+                acc19 = mac(acc19, subgroupBroadcast(x1, 9u), b0, b1, b2, b3);
+                acc20 = mac(acc20, subgroupBroadcast(x0, 10u), b0, b1, b2, b3);
+                acc21 = mac(acc21, subgroupBroadcast(x1, 10u), b0, b1, b2, b3);
+                acc22 = mac(acc22, subgroupBroadcast(x0, 11u), b0, b1, b2, b3);
+                acc23 = mac(acc23, subgroupBroadcast(x1, 11u), b0, b1, b2, b3);
+                acc24 = mac(acc24, subgroupBroadcast(x0, 12u), b0, b1, b2, b3);
+                acc25 = mac(acc25, subgroupBroadcast(x1, 12u), b0, b1, b2, b3);
+                acc26 = mac(acc26, subgroupBroadcast(x0, 13u), b0, b1, b2, b3);
+                acc27 = mac(acc27, subgroupBroadcast(x1, 13u), b0, b1, b2, b3);
+                acc28 = mac(acc28, subgroupBroadcast(x0, 14u), b0, b1, b2, b3);
+                acc29 = mac(acc29, subgroupBroadcast(x1, 14u), b0, b1, b2, b3);
+                acc30 = mac(acc30, subgroupBroadcast(x0, 15u), b0, b1, b2, b3);
+                acc31 = mac(acc31, subgroupBroadcast(x1, 15u), b0, b1, b2, b3);
             }
         }
     }
