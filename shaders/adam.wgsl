@@ -68,12 +68,19 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) n
     let full = p.n / 4u;
     let a = alpha();
     if (q < full) {
+        // Each operand loaded once: m, v and params are read_write, so the
+        // compiler may not merge repeated loads (each load is a per-lane
+        // loop on lavapipe).
         let g = grads4[p.off_g / 4u + q];
-        let mi = m4[q] + (g - m4[q]) * (1.0 - p.beta1);
-        let vi = v4[q] + (g * g - v4[q]) * (1.0 - p.beta2);
+        let m0 = m4[q];
+        let v0 = v4[q];
+        let iw = p.off_w / 4u + q;
+        let w0 = params4[iw];
+        let mi = m0 + (g - m0) * (1.0 - p.beta1);
+        let vi = v0 + (g * g - v0) * (1.0 - p.beta2);
         m4[q] = mi;
         v4[q] = vi;
-        params4[p.off_w / 4u + q] -= a * mi / (sqrt(vi) + p.eps);
+        params4[iw] = w0 - a * mi / (sqrt(vi) + p.eps);
     } else if (q == full) {
         for (var i = 4u * full; i < p.n; i++) {
             update_one(i, a);

@@ -135,6 +135,7 @@ fn gpu_forward_train(
         features,
         MOMENTUM,
         EPS,
+        batchnorm::Epilogue::NONE,
     )
     .unwrap();
     for _ in 0..times {
@@ -308,6 +309,7 @@ fn batchnorm_forward_infer_matches_reference() {
                 rows,
                 features,
                 EPS,
+                batchnorm::Epilogue::NONE,
             )
             .unwrap();
             prog.run(gpu, &StepInfo::default()).unwrap();

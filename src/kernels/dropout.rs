@@ -1,6 +1,7 @@
 //! Dropout, forward and backward, with the mask recomputed from the hash.
 
 use crate::gpu::{groups, groups_2d, Binding, Dispatch, Gpu, GpuError, KernelSpec, Tensor};
+use crate::kernels::activation::Activation;
 
 /// WGSL sources of this module, by file name.
 pub const SHADERS: &[(&str, &str)] = &[
@@ -21,8 +22,11 @@ struct Params {
     stream: u32,
     rate: f32,
     scale: f32,
+    kind: u32,
+    alpha: f32,
+    _pad: [u32; 2],
 }
-const _: () = assert!(std::mem::size_of::<Params>() == 16);
+const _: () = assert!(std::mem::size_of::<Params>() == 32);
 
 /// The factor kept units are multiplied by: 1/(1 − rate), or 0 when
 /// rate >= 1 (every unit is dropped). Computed once in f32 on the host so
@@ -68,6 +72,9 @@ fn launch(
         stream,
         rate,
         scale: scale(rate),
+        kind: 0,
+        alpha: 0.0,
+        _pad: [0; 2],
     };
     let params = gpu.uniform(name, &params);
     let group = kernel.bind(
@@ -130,4 +137,71 @@ pub fn backward(
         rate,
         stream,
     )
+}
+
+/// The backward of an activation `act` that followed a dropout, then of the
+/// dropout, in one pass: dx = (dy ⊙ act'(y)) ⊙ mask / (1 − rate), bit for bit
+/// what [`crate::kernels::activation::backward`] then [`backward`] compute.
+/// y is the activation's output; dy, y, dx: (n); dx is overwritten.
+#[allow(clippy::too_many_arguments)]
+pub fn backward_with_activation(
+    gpu: &Gpu,
+    dx: &Tensor,
+    dy: &Tensor,
+    y: &Tensor,
+    n: usize,
+    rate: f32,
+    stream: u32,
+    act: Activation,
+) -> Result<Dispatch, GpuError> {
+    assert!(
+        (0.0..=1.0).contains(&rate),
+        "dropout backward_with_activation: rate {rate} is outside [0, 1]"
+    );
+    assert!(
+        dy.len >= n && y.len >= n && dx.len >= n,
+        "dropout backward_with_activation: n = {n} but the tensors have {}, {} and {} elements",
+        dy.len,
+        y.len,
+        dx.len
+    );
+    let spec = KernelSpec::new(
+        "dropout_backward",
+        include_str!("../../shaders/dropout_backward.wgsl"),
+        &[
+            Binding::ReadOnly,
+            Binding::ReadWrite,
+            Binding::Uniform,
+            Binding::ReadOnly,
+        ],
+    )
+    .entry("with_activation")
+    .with_step();
+    let kernel = gpu.kernel(&spec)?;
+    let (kind, alpha) = act.code();
+    let params = Params {
+        n: n as u32,
+        stream,
+        rate,
+        scale: scale(rate),
+        kind,
+        alpha,
+        _pad: [0; 2],
+    };
+    let params = gpu.uniform("dropout_backward with_activation", &params);
+    let group = kernel.bind(
+        gpu,
+        &[
+            dy.binding(),
+            dx.binding(),
+            params.as_entire_binding(),
+            y.binding(),
+        ],
+    );
+    Ok(Dispatch {
+        kernel,
+        group,
+        workgroups: groups_2d(groups(n, 256)),
+        params: Some(params),
+    })
 }

@@ -33,7 +33,7 @@ impl<'g> Inference<'g> {
         let model =
             GpuModel::with_resolved(gpu, spec, resolved, params).map_err(anyhow::Error::msg)?;
         let buffers = Buffers::new(gpu, &model, batch)?;
-        let forward = forward_program(gpu, &model, &buffers, Mode::Eval)?;
+        let forward = forward_program(gpu, &model, &buffers, Mode::Eval, false)?;
         Ok(Inference {
             gpu,
             model,

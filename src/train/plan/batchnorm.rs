@@ -2,20 +2,22 @@
 //! training, running statistics otherwise) and its backward pass.
 
 use crate::gpu::{GpuError, Program, Tensor};
-use crate::kernels::batchnorm;
+use crate::kernels::batchnorm::{self, Epilogue};
 use crate::nn::params::Role;
 
 use super::{Mode, Site};
 
 /// Normalises `x` into `y`: with the batch's statistics (saved for the
 /// backward pass, and folded into the running ones) when training a
-/// trainable layer, with the running statistics otherwise.
+/// trainable layer, with the running statistics otherwise; `epi` applies the
+/// layers fused after it.
 pub(super) fn forward(
     p: &mut Program,
     s: &Site,
     mode: Mode,
     momentum: f32,
     eps: f32,
+    epi: Epilogue,
 ) -> Result<(), GpuError> {
     let (gpu, m, b, i, x, y) = (s.gpu, s.m, s.b, s.i, s.x, s.y);
     let r = &m.resolved;
@@ -29,11 +31,11 @@ pub(super) fn forward(
     if mode == Mode::Train && s.l.trainable {
         let (mean, rstd) = b.bn_saved[i].as_ref().expect("BatchNorm buffers");
         p.extend(batchnorm::forward_train(
-            gpu, y, mean, rstd, rm, rv, x, gamma, beta, rows, c, momentum, eps,
+            gpu, y, mean, rstd, rm, rv, x, gamma, beta, rows, c, momentum, eps, epi,
         )?);
     } else {
         p.extend(batchnorm::forward_infer(
-            gpu, y, x, gamma, beta, rm, rv, rows, c, eps,
+            gpu, y, x, gamma, beta, rm, rv, rows, c, eps, epi,
         )?);
     }
     Ok(())

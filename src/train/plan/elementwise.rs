@@ -13,7 +13,14 @@ pub(super) fn dropout_forward(s: &Site, mode: Mode, rate: f32) -> Result<Dispatc
     // A frozen (encoder) dropout runs in inference mode, as the
     // studies' encoders did when they computed codes.
     if mode == Mode::Train && s.l.trainable {
-        dropout::forward(s.gpu, s.y, s.x, s.n_out, rate, 1 + s.i as u32)
+        dropout::forward(
+            s.gpu,
+            s.y,
+            s.x,
+            s.n_out,
+            rate,
+            super::fuse::dropout_stream(s.i),
+        )
     } else {
         s.identity_forward()
     }
@@ -36,7 +43,7 @@ pub(super) fn dropout_backward(
             dy,
             s.n_out,
             rate,
-            1 + s.i as u32,
+            super::fuse::dropout_stream(s.i),
         )?);
     }
     Ok(())

@@ -12,17 +12,22 @@ mod buffers;
 mod conv;
 mod dense;
 mod elementwise;
+mod fuse;
 mod loss;
 mod optimizer;
 mod pool;
+mod step;
 
 pub use buffers::Buffers;
 pub use loss::{input_program, loss_program};
+pub use step::StepPlan;
 
 use crate::data::gpu::GpuDataset;
 use crate::gpu::{Dispatch, Gpu, GpuError, Program, Tensor};
 use crate::kernels::activation::{self, Activation};
+use crate::kernels::batchnorm::Epilogue;
 use crate::kernels::conv2d::{Conv2d, Padding};
+use crate::kernels::dropout;
 use crate::kernels::pool::{Pool2d, PoolPadding};
 use crate::kernels::reduce;
 use crate::nn::params::ParamLayout;
@@ -188,16 +193,24 @@ impl<'a> Site<'a> {
 }
 
 /// The forward pass of every layer, in training or inference mode.
+/// The forward pass. With `fuse`, a BatchNorm followed by a Dropout and an
+/// Activation runs as one pass (see [`fuse`]) and the outputs of the layers
+/// it absorbs are not written; without, every layer writes its output.
 pub fn forward_program(
     gpu: &Gpu,
     m: &GpuModel,
     b: &Buffers,
     mode: Mode,
+    fuse: bool,
 ) -> Result<Program, GpuError> {
     let mut p = Program::default();
     let r = &m.resolved;
     let batch = b.batch;
+    let mut skip_to = 0;
     for (i, l) in m.spec.layers.iter().enumerate() {
+        if i < skip_to {
+            continue;
+        }
         let x = if i == 0 { &b.x_in } else { &b.acts[i - 1] };
         let y = &b.acts[i];
         let n_out = batch * r.outputs[i].size();
@@ -214,7 +227,16 @@ pub fn forward_program(
         let d: Dispatch = match &l.layer {
             Layer::Dense { units, act, .. } => dense::forward(&s, *units, *act)?,
             Layer::BatchNorm { momentum, eps } => {
-                batchnorm::forward(&mut p, &s, mode, *momentum, *eps)?;
+                let fused = fuse
+                    .then(|| fuse::batchnorm_epilogue(&m.spec, i, mode))
+                    .flatten();
+                let (last, epi) = fused.unwrap_or((i, Epilogue::NONE));
+                let s = Site {
+                    y: &b.acts[last],
+                    ..s
+                };
+                batchnorm::forward(&mut p, &s, mode, *momentum, *eps, epi)?;
+                skip_to = last + 1;
                 continue;
             }
             Layer::Dropout { rate } => elementwise::dropout_forward(&s, mode, *rate)?,
@@ -246,7 +268,11 @@ pub fn backward_program(gpu: &Gpu, m: &GpuModel, b: &Buffers) -> Result<Program,
                 .any(|l| l.trainable && has_params(&l.layer))
         })
         .collect();
+    let mut skip_next = false;
     for i in (0..layers.len()).rev() {
+        if std::mem::take(&mut skip_next) {
+            continue;
+        }
         let l = &layers[i];
         if !(trains_before[i] || l.trainable && has_params(&l.layer)) {
             break;
@@ -274,7 +300,23 @@ pub fn backward_program(gpu: &Gpu, m: &GpuModel, b: &Buffers) -> Result<Program,
             Layer::Dense { units, act, .. } => dense::backward(&mut p, &s, dy, dx, *units, *act)?,
             Layer::BatchNorm { .. } => batchnorm::backward(&mut p, &s, dy, dx)?,
             Layer::Dropout { rate } => elementwise::dropout_backward(&mut p, &s, dy, dx, *rate)?,
-            Layer::Activation(a) => elementwise::activation_backward(&mut p, &s, dy, dx, *a)?,
+            Layer::Activation(a) => match fuse::dropout_before(&m.spec, i) {
+                Some((rate, stream)) if i >= 2 && trains_before[i - 1] => {
+                    // The Dropout's backward runs here, into its own dx.
+                    p.push(dropout::backward_with_activation(
+                        gpu,
+                        &b.dacts[i - 2],
+                        dy,
+                        y,
+                        n_out,
+                        rate,
+                        stream,
+                        a.kernel(),
+                    )?);
+                    skip_next = true;
+                }
+                _ => elementwise::activation_backward(&mut p, &s, dy, dx, *a)?,
+            },
             Layer::Conv2d { act, .. } => conv::backward(&mut p, &s, dy, dx, *act)?,
             Layer::MaxPool { .. } => pool::maxpool_backward(&mut p, &s, dy, dx)?,
             Layer::UpSample { factor } => pool::upsample_backward(&mut p, &s, dy, dx, *factor)?,
@@ -288,75 +330,6 @@ pub fn backward_program(gpu: &Gpu, m: &GpuModel, b: &Buffers) -> Result<Program,
     optimizer::l2(&mut p, gpu, m)?;
     optimizer::update(&mut p, gpu, m)?;
     Ok(p)
-}
-
-/// Everything one run needs, for training and for evaluation.
-pub struct StepPlan {
-    pub train_buffers: Buffers,
-    pub train_indices: Tensor,
-    pub test_indices: Tensor,
-    pub acc: Tensor,
-    pub train: Program,
-    pub eval: Program,
-    /// Flags a non-finite parameter or running statistic in
-    /// `acc[PARAMS_NONFINITE]`; run before the sums are read.
-    pub check_params: Program,
-}
-
-impl StepPlan {
-    pub fn build(
-        gpu: &Gpu,
-        m: &GpuModel,
-        data: &GpuDataset,
-        batch: usize,
-    ) -> Result<StepPlan, GpuError> {
-        let b = Buffers::new(gpu, m, batch)?;
-        let train_indices = gpu.zeros("train indices", data.train.count)?;
-        let test_order: Vec<u32> = (0..data.test.count as u32).collect();
-        let test_indices = gpu.upload_u32("test indices", &test_order)?;
-        let acc = gpu.zeros("metric sums", METRIC_SLOTS)?;
-        let noise = m.spec.noise;
-        let mut train = input_program(gpu, &b, &data.train, &train_indices, data.features, noise)?;
-        train.extend(forward_program(gpu, m, &b, Mode::Train)?);
-        train.extend(loss_program(
-            gpu,
-            m,
-            &b,
-            &acc,
-            TRAIN_LOSS,
-            TRAIN_CORRECT,
-            TRAIN_NONFINITE,
-        )?);
-        train.extend(backward_program(gpu, m, &b)?);
-        let mut eval = input_program(gpu, &b, &data.test, &test_indices, data.features, noise)?;
-        eval.extend(forward_program(gpu, m, &b, Mode::Eval)?);
-        eval.extend(loss_program(
-            gpu,
-            m,
-            &b,
-            &acc,
-            TEST_LOSS,
-            TEST_CORRECT,
-            TEST_NONFINITE,
-        )?);
-        let mut check_params = Program::default();
-        check_params.push(reduce::flag_nonfinite(
-            gpu,
-            &acc,
-            PARAMS_NONFINITE,
-            &m.params,
-            m.layout.total_len,
-        )?);
-        Ok(StepPlan {
-            train_buffers: b,
-            train_indices,
-            test_indices,
-            acc,
-            train,
-            eval,
-            check_params,
-        })
-    }
 }
 
 fn conv_shape(l: &Layer, input: Shape, batch: usize) -> Conv2d {

@@ -1,0 +1,161 @@
+//! The backward pass: gamma's and beta's gradients and the input gradient.
+
+use super::*;
+use crate::gpu::{Binding, Dispatch, Gpu, GpuError, KernelSpec, Program, Tensor, View};
+
+/// Backward of the training forward, as three dispatches (partial sums,
+/// finish, input gradient):
+/// dbeta = Σ_rows dy, dgamma = Σ_rows dy·xhat,
+/// dx = gamma·rstd/N · (N·dy − dbeta − xhat·dgamma), xhat = (x − mean)·rstd.
+/// dx, dgamma and dbeta are overwritten. mean and rstd come from
+/// [`forward_train`]. The program owns a scratch buffer of (chunks,
+/// features, 2) words.
+#[allow(clippy::too_many_arguments)]
+pub fn backward(
+    gpu: &Gpu,
+    dx: &Tensor,
+    dgamma: View,
+    dbeta: View,
+    dy: &Tensor,
+    x: &Tensor,
+    mean: &Tensor,
+    rstd: &Tensor,
+    gamma: View,
+    rows: usize,
+    features: usize,
+) -> Result<Program, GpuError> {
+    let c = Chunking::for_gpu(
+        gpu,
+        rows,
+        features,
+        aligned(features, &[dgamma, dbeta, gamma]),
+    );
+    backward_chunked(
+        gpu, c, dx, dgamma, dbeta, dy, x, mean, rstd, gamma, rows, features,
+    )
+}
+
+/// [`backward`] with an explicit chunking, so tests can run either variant
+/// on any adapter.
+#[allow(clippy::too_many_arguments)]
+pub fn backward_chunked(
+    gpu: &Gpu,
+    chunking: Chunking,
+    dx: &Tensor,
+    dgamma: View,
+    dbeta: View,
+    dy: &Tensor,
+    x: &Tensor,
+    mean: &Tensor,
+    rstd: &Tensor,
+    gamma: View,
+    rows: usize,
+    features: usize,
+) -> Result<Program, GpuError> {
+    let (g, cells) = grid(chunking, rows, features, &[dgamma, dbeta, gamma]);
+    for (name, t) in [("dx", dx), ("dy", dy), ("x", x)] {
+        check(name, t.len, 0, rows * features);
+    }
+    check("mean", mean.len, 0, features);
+    check("rstd", rstd.len, 0, features);
+    for (name, v) in [("dgamma", dgamma), ("dbeta", dbeta), ("gamma", gamma)] {
+        check(name, v.tensor.len, v.offset, features);
+    }
+    let partial = gpu.zeros(
+        "batchnorm backward partial",
+        g.chunks as usize * features * 2,
+    )?;
+
+    let spec = streaming_spec(chunking, BACKWARD_PARTIAL, BACKWARD_PARTIAL_VEC4, 6);
+    let kernel = gpu.kernel(&spec)?;
+    let params = gpu.uniform("batchnorm_backward_partial params", &g);
+    let group = kernel.bind(
+        gpu,
+        &[
+            dy.binding(),
+            x.binding(),
+            mean.binding(),
+            rstd.binding(),
+            partial.binding(),
+            params.as_entire_binding(),
+        ],
+    );
+    let mut prog = Program::default();
+    prog.push(Dispatch {
+        kernel,
+        group,
+        workgroups: cells,
+        params: Some(params),
+    });
+
+    let spec = KernelSpec::new(
+        "batchnorm_backward_finish",
+        BACKWARD_FINISH,
+        &[
+            Binding::ReadOnly,
+            Binding::ReadWrite,
+            Binding::ReadWrite,
+            Binding::Uniform,
+        ],
+    );
+    let (spec, finish_groups) = finish_variant(spec, chunking, features);
+    let kernel = gpu.kernel(&spec)?;
+    let params = gpu.uniform(
+        "batchnorm_backward_finish params",
+        &BackwardFinishParams {
+            grid: g,
+            off_dgamma: dgamma.offset as u32,
+            off_dbeta: dbeta.offset as u32,
+            _pad: [0; 2],
+        },
+    );
+    let group = kernel.bind(
+        gpu,
+        &[
+            partial.binding(),
+            dgamma.tensor.binding(),
+            dbeta.tensor.binding(),
+            params.as_entire_binding(),
+        ],
+    );
+    prog.push(Dispatch {
+        kernel,
+        group,
+        workgroups: finish_groups,
+        params: Some(params),
+    });
+
+    let spec = streaming_spec(chunking, BACKWARD_DX, BACKWARD_DX_VEC4, 9);
+    let kernel = gpu.kernel(&spec)?;
+    let params = gpu.uniform(
+        "batchnorm_backward_dx params",
+        &DxParams {
+            grid: g,
+            off_gamma: chunking.unit(gamma.offset),
+            off_dgamma: chunking.unit(dgamma.offset),
+            off_dbeta: chunking.unit(dbeta.offset),
+            _pad: 0,
+        },
+    );
+    let group = kernel.bind(
+        gpu,
+        &[
+            dy.binding(),
+            x.binding(),
+            mean.binding(),
+            rstd.binding(),
+            gamma.tensor.binding(),
+            dgamma.tensor.binding(),
+            dbeta.tensor.binding(),
+            dx.binding(),
+            params.as_entire_binding(),
+        ],
+    );
+    prog.push(Dispatch {
+        kernel,
+        group,
+        workgroups: cells,
+        params: Some(params),
+    });
+    Ok(prog)
+}

@@ -1,0 +1,73 @@
+//! The recorded programs of a training run: one training step, one
+//! evaluation step and the parameter check.
+
+use super::*;
+
+/// Everything one run needs, for training and for evaluation.
+pub struct StepPlan {
+    pub train_buffers: Buffers,
+    pub train_indices: Tensor,
+    pub test_indices: Tensor,
+    pub acc: Tensor,
+    pub train: Program,
+    pub eval: Program,
+    /// Flags a non-finite parameter or running statistic in
+    /// `acc[PARAMS_NONFINITE]`; run before the sums are read.
+    pub check_params: Program,
+}
+
+impl StepPlan {
+    pub fn build(
+        gpu: &Gpu,
+        m: &GpuModel,
+        data: &GpuDataset,
+        batch: usize,
+    ) -> Result<StepPlan, GpuError> {
+        let b = Buffers::new(gpu, m, batch)?;
+        let train_indices = gpu.zeros("train indices", data.train.count)?;
+        let test_order: Vec<u32> = (0..data.test.count as u32).collect();
+        let test_indices = gpu.upload_u32("test indices", &test_order)?;
+        let acc = gpu.zeros("metric sums", METRIC_SLOTS)?;
+        let noise = m.spec.noise;
+        let mut train = input_program(gpu, &b, &data.train, &train_indices, data.features, noise)?;
+        train.extend(forward_program(gpu, m, &b, Mode::Train, true)?);
+        train.extend(loss_program(
+            gpu,
+            m,
+            &b,
+            &acc,
+            TRAIN_LOSS,
+            TRAIN_CORRECT,
+            TRAIN_NONFINITE,
+        )?);
+        train.extend(backward_program(gpu, m, &b)?);
+        let mut eval = input_program(gpu, &b, &data.test, &test_indices, data.features, noise)?;
+        eval.extend(forward_program(gpu, m, &b, Mode::Eval, true)?);
+        eval.extend(loss_program(
+            gpu,
+            m,
+            &b,
+            &acc,
+            TEST_LOSS,
+            TEST_CORRECT,
+            TEST_NONFINITE,
+        )?);
+        let mut check_params = Program::default();
+        check_params.push(reduce::flag_nonfinite(
+            gpu,
+            &acc,
+            PARAMS_NONFINITE,
+            &m.params,
+            m.layout.total_len,
+        )?);
+        Ok(StepPlan {
+            train_buffers: b,
+            train_indices,
+            test_indices,
+            acc,
+            train,
+            eval,
+            check_params,
+        })
+    }
+}
