@@ -229,11 +229,11 @@ pub fn bench(reps: usize, profile: bool, step_only: bool) -> anyhow::Result<()> 
         println!();
     }
     let data = Dataset::load(&Dataset::default_root(), DatasetName::Mnist)?;
-    let step = run::bench_step(&gpu, "mlp-dae", 256, reps, &data)?;
+    let step = dae::bench::bench_step(&gpu, "mlp-dae", 256, reps, &data)?;
     dae::bench::print_table(&[step]);
     if profile {
         println!("\nmlp-dae training step at batch 256, per dispatch:");
-        let rows = run::profile_step(&gpu, "mlp-dae", 256, 10, &data)?;
+        let rows = dae::bench::profile_step(&gpu, "mlp-dae", 256, 10, &data)?;
         let total: f64 = rows.iter().map(|r| r.1).sum();
         for (name, ms) in &rows {
             println!("{name:<32} {ms:>8.3} ms");
