@@ -1,5 +1,5 @@
-//! Benchmarks shared by `dae bench` and `benches/`: kernel tables and one
-//! training step of a preset.
+//! Benchmarks shared by `dae bench` and `benches/`: kernel tables, one
+//! training step, and whole training epochs of each preset.
 //!
 //! - [`matmul_rows`], [`conv_rows`]: every kernel variant, first checked
 //!   against an f64 reference on the shape it is timed on, then timed after a
@@ -8,7 +8,12 @@
 //!   reported per dispatch. The shapes are the named tables of `shapes`.
 //! - [`bench_step`], [`profile_step`]: one full training step of a preset,
 //!   and each of its dispatches on its own.
+//! - [`compare_rows`]: warm training epochs (with their test pass) of each
+//!   preset through the same `Trainer` that `dae train` drives, in samples/s,
+//!   for side-by-side comparison with another framework
+//!   (`benches/compare.py`).
 
+mod compare;
 mod conv;
 mod matmul;
 mod shapes;
@@ -18,6 +23,7 @@ use std::time::Instant;
 
 use crate::gpu::{Dispatch, Gpu, GpuError, Program};
 
+pub use compare::{compare_rows, print_compare, CompareOptions, CompareRow, DEFAULT_REPS};
 pub use conv::conv_rows;
 pub use matmul::matmul_rows;
 pub use shapes::{CONV_SHAPES, MATMUL_SHAPES};
