@@ -16,11 +16,15 @@ warm training epoch (one warm-up, then the median of --reps epochs, each
 with its test pass) through dae's own training loop; then the same model
 (layers, initialisers, LeakyReLU 0.3, BatchNorm momentum 0.99 / eps 1e-3,
 dropout, loss, optimizer, batch size and input noise of src/nn/presets.rs and
-EXPERIMENTS.md) is built in the framework and `fit` on the same training
-and test images (the study's IDX files under data/), shuffled, with the
-test images as validation data; each epoch is timed by a callback, the
-first discarded as warm-up, the median of --reps reported. Samples/s is
-training images over the whole epoch, test pass included, for both. The
+EXPERIMENTS.md) is built in the framework, in a process of its own, and
+trained on the same training and test images (the study's IDX files under
+data/), shuffled, with the test images as validation data (Keras: `fit`,
+each epoch timed by a callback; PyTorch: a plain loop and a no_grad test
+pass); the first epoch is discarded as warm-up, the median of --reps
+reported. Samples/s is
+training images over the whole epoch, test pass included, for both.
+Keras' `fit` has a fixed cost of a few tenths of a second per epoch, so
+very small --train-limit values understate it. The
 presets alternate between dae and the framework so that both see the same
 load on a shared machine; the ratios of one run are what carry over to
 another machine, not the absolute figures.
@@ -445,7 +449,34 @@ def importable(names):
     return all(importlib.util.find_spec(n) is not None for n in names)
 
 
+def worker(argv):
+    """`compare.py --worker FRAMEWORK PRESET DATASET N_TRAIN N_TEST REPS DATA`:
+    times one preset in one framework and prints one JSON line. Each
+    framework runs in a process of its own: TensorFlow and PyTorch each
+    carry an LLVM that aborts when both load into one process, and a fresh
+    process starts every preset from the same state."""
+    name, preset, dataset, n_train, n_test, reps, root = argv
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _, run, version = FRAMEWORKS[name]
+    data = load(dataset, root, int(n_train), int(n_test))
+    warm, times, params = run(PRESETS[preset], data, int(reps))
+    print(json.dumps(dict(warmup_s=warm, epoch_s=times, params=params,
+                          version=version())))
+
+
+def framework_epoch(name, preset, row, args):
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, preset,
+           row["dataset"], str(row["train_images"]), str(row["test_images"]),
+           str(args.reps), str(args.data)]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=False)
+    if r.returncode != 0:
+        sys.exit(f"{name} on {preset} failed (exit {r.returncode})")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
 def main():
+    if sys.argv[1:2] == ["--worker"]:
+        return worker(sys.argv[2:])
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--presets", help="comma-separated (default: all)")
     p.add_argument("--train-limit", type=int,
@@ -474,20 +505,19 @@ def main():
     if not names or not all(importable(FRAMEWORKS[n][0]) for n in names):
         sys.exit("neither Keras (pip install tensorflow-cpu) nor PyTorch imports "
                  "in this Python; install one, or run `dae bench --compare` alone")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     binary = dae_bin(args.dae)
-    versions = {n: FRAMEWORKS[n][2]() for n in names}
-    rows, adapter = [], None
+    versions, rows, adapter = {}, [], None
     for preset in presets:
         report, row = dae_epoch(binary, preset, args)
         adapter = report["adapter"]
-        data = load(row["dataset"], args.data, row["train_images"], row["test_images"])
         want = dae_params(binary, preset)
         out = dict(preset=preset, dataset=row["dataset"], batch=row["batch"],
                    train_images=row["train_images"], test_images=row["test_images"],
                    dae_samples_per_s=row["samples_per_s"], dae_epoch_s=row["epoch_s"])
         for n in names:
-            warm, times, params = FRAMEWORKS[n][1](PRESETS[preset], data, args.reps)
+            w = framework_epoch(n, preset, row, args)
+            warm, times, params = w["warmup_s"], w["epoch_s"], w["params"]
+            versions[n] = w["version"]
             if want is not None and params != want:
                 print(f"warning: {preset}: {n} has {params} parameters, dae {want}",
                       file=sys.stderr)
