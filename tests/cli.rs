@@ -185,3 +185,30 @@ fn bench_compare_json_reports_positive_samples_per_second() {
         assert!(r["median_epoch_s"].as_f64().unwrap() > 0.0, "{r}");
     }
 }
+
+#[test]
+fn compare_script_describes_every_preset() {
+    // benches/compare.py rebuilds each preset in Keras or PyTorch; its list
+    // must not drift from src/nn/presets.rs. Its models module imports with
+    // the standard library alone.
+    let out = Command::new("python3")
+        .args([
+            "-B",
+            "-c",
+            "import compare_models as m; print(','.join(m.PRESETS))",
+        ])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/benches"))
+        .output();
+    let Ok(out) = out else {
+        eprintln!("skipping: no python3");
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let want: Vec<&str> = dae::nn::presets::PRESETS.iter().map(|p| p.0).collect();
+    assert_eq!(got, want.join(","));
+}
