@@ -211,16 +211,52 @@ pub fn eval(
     Ok(())
 }
 
-pub fn bench(reps: usize, profile: bool, step_only: bool) -> anyhow::Result<()> {
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Timed repetitions per row, the median reported [default: 7; with
+    /// --compare, timed epochs per preset: 3].
+    #[arg(long)]
+    reps: Option<usize>,
+    /// Also time each dispatch of the mlp-dae training step.
+    #[arg(long, conflicts_with = "compare")]
+    profile: bool,
+    /// Skip the matmul table (time only the training step).
+    #[arg(long, conflicts_with = "compare")]
+    step_only: bool,
+    /// Time a warm training epoch (and its test pass) of each preset, as
+    /// `dae train` runs it, in samples/s; benches/compare.py sets the same
+    /// models beside Keras or PyTorch.
+    #[arg(long)]
+    compare: bool,
+    /// With --compare: the presets to time, comma-separated [default: all].
+    #[arg(long, value_delimiter = ',', requires = "compare")]
+    presets: Vec<String>,
+    /// With --compare: train on the first N training images of each preset
+    /// (and a proportionate part of the test set) [default: 2048, fashion-cae 200].
+    #[arg(long, value_name = "N", requires = "compare")]
+    train_limit: Option<usize>,
+    /// With --compare: print one JSON object instead of the table (progress
+    /// goes to stderr).
+    #[arg(long, requires = "compare")]
+    json: bool,
+    /// Folder holding mnist/ and fashion-mnist/ (default: ./data, or $DAE_DATA).
+    #[arg(long)]
+    data: Option<PathBuf>,
+}
+
+pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
+    if a.compare {
+        return bench_compare(a);
+    }
+    let reps = a.reps.unwrap_or(7);
     if reps == 0 || reps > 1000 {
         anyhow::bail!("--reps must be between 1 and 1000, got {reps}");
     }
+    let root = a.data.unwrap_or_else(Dataset::default_root);
+    let data = Dataset::load(&root, DatasetName::Mnist)?;
     let gpu = open_gpu()?;
-    println!(
-        "adapter: {} ({:?}, {:?})",
-        gpu.info.name, gpu.info.backend, gpu.info.device_type
-    );
-    if !step_only {
+    println!("{}", adapter_line(&gpu));
+    if !a.step_only {
         let rows = dae::bench::matmul_rows(&gpu, reps)?;
         dae::bench::print_table(&rows);
         println!();
@@ -228,17 +264,72 @@ pub fn bench(reps: usize, profile: bool, step_only: bool) -> anyhow::Result<()> 
         dae::bench::print_table(&rows);
         println!();
     }
-    let data = Dataset::load(&Dataset::default_root(), DatasetName::Mnist)?;
-    let step = run::bench_step(&gpu, "mlp-dae", 256, reps, &data)?;
+    let step = dae::bench::bench_step(&gpu, "mlp-dae", 256, reps, &data)?;
     dae::bench::print_table(&[step]);
-    if profile {
+    if a.profile {
         println!("\nmlp-dae training step at batch 256, per dispatch:");
-        let rows = run::profile_step(&gpu, "mlp-dae", 256, 10, &data)?;
+        let rows = dae::bench::profile_step(&gpu, "mlp-dae", 256, 10, &data)?;
         let total: f64 = rows.iter().map(|r| r.1).sum();
         for (name, ms) in &rows {
             println!("{name:<32} {ms:>8.3} ms");
         }
         println!("{:<32} {total:>8.3} ms ({} dispatches)", "sum", rows.len());
+    }
+    Ok(())
+}
+
+fn adapter_line(gpu: &Gpu) -> String {
+    format!(
+        "adapter: {} ({:?}, {:?})",
+        gpu.info.name, gpu.info.backend, gpu.info.device_type
+    )
+}
+
+/// `dae bench --compare`: the options are checked and the data loaded
+/// before the GPU opens; progress lines go to stderr so that `--json`
+/// leaves stdout to one JSON object.
+fn bench_compare(a: BenchArgs) -> anyhow::Result<()> {
+    let mut o = dae::bench::CompareOptions::all();
+    if !a.presets.is_empty() {
+        o.presets = a.presets.iter().map(|p| p.trim().to_string()).collect();
+    }
+    o.train_limit = a.train_limit;
+    o.reps = a.reps.unwrap_or(dae::bench::DEFAULT_REPS);
+    o.check()?;
+    let root = a.data.unwrap_or_else(Dataset::default_root);
+    let data = o
+        .datasets()
+        .into_iter()
+        .map(|d| Dataset::load(&root, d))
+        .collect::<Result<Vec<_>, _>>()?;
+    let gpu = open_gpu()?;
+    eprintln!("{}", adapter_line(&gpu));
+    let rows = dae::bench::compare_rows(&gpu, &o, &data, |r| {
+        let epochs: Vec<String> = r.epoch_s.iter().map(|s| format!("{s:.3}")).collect();
+        eprintln!(
+            "{}: {} training + {} test images, warm-up {:.2} s, epochs {} s: {:.1} samples/s",
+            r.preset,
+            r.train_images,
+            r.test_images,
+            r.warmup_s,
+            epochs.join(" "),
+            r.samples_per_s
+        );
+    })?;
+    if a.json {
+        let report = serde_json::json!({
+            "adapter": gpu.info.name,
+            "backend": format!("{:?}", gpu.info.backend),
+            "device_type": format!("{:?}", gpu.info.device_type),
+            "driver": gpu.info.driver,
+            "driver_info": gpu.info.driver_info,
+            "reps": o.reps,
+            "rows": rows,
+        });
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("{}", adapter_line(&gpu));
+        dae::bench::print_compare(&rows);
     }
     Ok(())
 }

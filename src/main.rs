@@ -52,18 +52,9 @@ enum Command {
     /// Run a whole study of EXPERIMENTS.md: trainings, tables, figures and
     /// report.md.
     Experiment(cli::ExperimentArgs),
-    /// Time the kernels and one full training step on this adapter.
-    Bench {
-        /// Timed repetitions per row (the median is reported).
-        #[arg(long, default_value_t = 7)]
-        reps: usize,
-        /// Also time each dispatch of the mlp-dae training step.
-        #[arg(long)]
-        profile: bool,
-        /// Skip the matmul table (time only the training step).
-        #[arg(long)]
-        step_only: bool,
-    },
+    /// Time the kernels and one full training step on this adapter, or
+    /// (--compare) a warm training epoch of each preset.
+    Bench(cli::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -86,11 +77,7 @@ fn main() -> ExitCode {
             data,
             test_limit,
         ),
-        Command::Bench {
-            reps,
-            profile,
-            step_only,
-        } => cli::bench(reps, profile, step_only),
+        Command::Bench(args) => cli::bench(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -136,3 +136,79 @@ fn gpu_commands_print_no_display_server_noise() {
     assert!(out.status.success(), "{all}");
     assert!(!all.contains("XDG_RUNTIME_DIR"), "{all}");
 }
+
+#[test]
+fn bench_compare_flags_are_checked_before_the_gpu_opens() {
+    fails_with(
+        &["bench", "--compare", "--presets", "nope"],
+        "known presets",
+    );
+    fails_with(&["bench", "--compare", "--reps", "0"], "--reps");
+    fails_with(
+        &["bench", "--compare", "--train-limit", "0"],
+        "--train-limit",
+    );
+    fails_with(&["bench", "--presets", "sp-mlp"], "--compare");
+    fails_with(&["bench", "--json"], "--compare");
+    fails_with(&["bench", "--compare", "--profile"], "--profile");
+}
+
+#[test]
+fn bench_compare_json_reports_positive_samples_per_second() {
+    let (ok, out, err) = dae(&[
+        "bench",
+        "--compare",
+        "--presets",
+        "sp-mlp,sp-dae",
+        "--train-limit",
+        "256",
+        "--reps",
+        "1",
+        "--json",
+    ]);
+    if !ok && std::env::var("CI").as_deref() != Ok("true") && err.contains("adapter") {
+        eprintln!("skipping: no adapter ({err})");
+        return;
+    }
+    assert!(ok, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("stdout is one JSON object");
+    let rows = v["rows"].as_array().expect("rows");
+    let names: Vec<&str> = rows.iter().map(|r| r["preset"].as_str().unwrap()).collect();
+    assert_eq!(names, ["sp-mlp", "sp-dae"]);
+    for r in rows {
+        let sps = r["samples_per_s"].as_f64().unwrap();
+        assert!(sps.is_finite() && sps > 0.0, "{r}");
+        assert_eq!(r["train_images"].as_u64(), Some(256), "{r}");
+        // 256 of 60,000 training images: 43 of the 10,000 test images.
+        assert_eq!(r["test_images"].as_u64(), Some(43), "{r}");
+        assert_eq!(r["epoch_s"].as_array().map(|a| a.len()), Some(1), "{r}");
+        assert!(r["median_epoch_s"].as_f64().unwrap() > 0.0, "{r}");
+    }
+}
+
+#[test]
+fn compare_script_describes_every_preset() {
+    // benches/compare.py rebuilds each preset in Keras or PyTorch; its list
+    // must not drift from src/nn/presets.rs. Its models module imports with
+    // the standard library alone.
+    let out = Command::new("python3")
+        .args([
+            "-B",
+            "-c",
+            "import compare_models as m; print(','.join(m.PRESETS))",
+        ])
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/benches"))
+        .output();
+    let Ok(out) = out else {
+        eprintln!("skipping: no python3");
+        return;
+    };
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let want: Vec<&str> = dae::nn::presets::PRESETS.iter().map(|p| p.0).collect();
+    assert_eq!(got, want.join(","));
+}

@@ -11,7 +11,6 @@
 //! moment leaves a folder that loads and resumes, and loses at most the
 //! steps since the last checkpoint.
 
-mod bench;
 mod checkpoint;
 mod eval;
 mod figures;
@@ -31,7 +30,6 @@ use crate::nn::{presets, ModelSpec};
 use crate::optim::Optimizer;
 use crate::train::EpochMetrics;
 
-pub use bench::{bench_step, profile_step};
 pub use checkpoint::{copy_named, first_nonfinite, load_params, save_checkpoint};
 pub use eval::{eval, EvalOptions, EvalResult};
 pub use folder::FolderMode;

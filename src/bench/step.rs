@@ -1,5 +1,6 @@
-//! Timing whole training steps of a preset, for `dae bench`.
+//! Timing whole training steps of a preset, and each dispatch of one.
 
+use super::{median, BenchRow};
 use crate::data::Dataset;
 use crate::gpu::Gpu;
 use crate::nn::{presets, ModelSpec};
@@ -14,7 +15,7 @@ pub fn bench_step(
     batch: usize,
     reps: usize,
     data: &Dataset,
-) -> anyhow::Result<crate::bench::BenchRow> {
+) -> anyhow::Result<BenchRow> {
     let mut spec = presets::preset(preset).map_err(anyhow::Error::msg)?;
     spec.batch_size = batch;
     let steps = 8;
@@ -25,10 +26,9 @@ pub fn bench_step(
     let mut times: Vec<f64> = (0..reps)
         .map(|_| trainer.time_steps(steps).map(|t| t / steps as f64))
         .collect::<anyhow::Result<_>>()?;
-    times.sort_by(f64::total_cmp);
-    let median = times[times.len() / 2];
+    let median = median(&mut times);
     let flops = step_flops(&trainer.model.resolved, &trainer.model.spec, batch);
-    Ok(crate::bench::BenchRow {
+    Ok(BenchRow {
         name: format!("{preset}_train_step_b{batch}"),
         variant: "full step".into(),
         median_ms: median * 1e3,
