@@ -217,9 +217,14 @@ pub struct BenchArgs {
     /// --compare, timed epochs per preset: 3].
     #[arg(long)]
     reps: Option<usize>,
-    /// Also time each dispatch of the mlp-dae training step.
+    /// Also time each dispatch of the training step (of --step-preset), and
+    /// sum them by kernel.
     #[arg(long, conflicts_with = "compare")]
     profile: bool,
+    /// The preset whose training step is timed (and profiled), at its own
+    /// batch size [default: mlp-dae].
+    #[arg(long, value_name = "PRESET", conflicts_with = "compare")]
+    step_preset: Option<String>,
     /// Skip the matmul table (time only the training step).
     #[arg(long, conflicts_with = "compare")]
     step_only: bool,
@@ -252,7 +257,12 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
     if reps == 0 || reps > 1000 {
         anyhow::bail!("--reps must be between 1 and 1000, got {reps}");
     }
+    let preset = a.step_preset.as_deref().unwrap_or("mlp-dae");
+    let batch = dae::nn::presets::preset(preset)
+        .map_err(|e| anyhow::anyhow!("--step-preset: {e}"))?
+        .batch_size;
     let root = a.data.unwrap_or_else(Dataset::default_root);
+    // Every preset takes 28x28 images: MNIST serves them all for timing.
     let data = Dataset::load(&root, DatasetName::Mnist)?;
     let gpu = open_gpu()?;
     println!("{}", adapter_line(&gpu));
@@ -264,16 +274,34 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
         dae::bench::print_table(&rows);
         println!();
     }
-    let step = dae::bench::bench_step(&gpu, "mlp-dae", 256, reps, &data)?;
+    let step = dae::bench::bench_step(&gpu, preset, batch, reps, &data)?;
     dae::bench::print_table(&[step]);
     if a.profile {
-        println!("\nmlp-dae training step at batch 256, per dispatch:");
-        let rows = dae::bench::profile_step(&gpu, "mlp-dae", 256, 10, &data)?;
+        println!("\n{preset} training step at batch {batch}, per dispatch:");
+        let rows = dae::bench::profile_step(&gpu, preset, batch, 10, &data)?;
         let total: f64 = rows.iter().map(|r| r.1).sum();
         for (name, ms) in &rows {
             println!("{name:<32} {ms:>8.3} ms");
         }
         println!("{:<32} {total:>8.3} ms ({} dispatches)", "sum", rows.len());
+        println!("\nby kernel:");
+        let mut by: Vec<(String, f64, usize)> = Vec::new();
+        for (name, ms) in &rows {
+            match by.iter_mut().find(|(n, _, _)| n == name) {
+                Some(e) => {
+                    e.1 += ms;
+                    e.2 += 1;
+                }
+                None => by.push((name.clone(), *ms, 1)),
+            }
+        }
+        by.sort_by(|x, y| y.1.total_cmp(&x.1));
+        for (name, ms, n) in &by {
+            println!(
+                "{name:<32} {ms:>8.3} ms {:>5.1}% ({n} dispatches)",
+                100.0 * ms / total
+            );
+        }
     }
     Ok(())
 }
