@@ -24,13 +24,34 @@ struct Params {
     pad_top: u32,
     pad_left: u32,
     n: u32,        // invocations: batch * h * w * c
-    _pad: u32,
+    slope_kind: u32,   // SLOPE = 1: 0 identity, 1 relu, 2 leaky relu, 3 sigmoid
+    slope_alpha: f32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read> argmax: array<u32>;
 @group(0) @binding(2) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(3) var<storage, read> p: Params;
+
+@group(0) @binding(4) var<storage, read> y: array<f32>;   // SLOPE = 1 only
+
+// SLOPE = 1: the layer before this one ends in an activation whose output is
+// this pass's x; dx is multiplied by its slope at x (y below), so dx is that
+// layer's pre-activation gradient, bit for bit what activation_backward.wgsl
+// would compute from this pass's plain dx.
+override SLOPE: u32 = 0u;
+
+fn slope(v: f32) -> f32 {
+    switch p.slope_kind {
+        case 1u: { return select(0.0, 1.0, v > 0.0); }
+        case 2u: { return select(p.slope_alpha, 1.0, v > 0.0); }
+        case 3u: { return v * (1.0 - v); }
+        default: { return 1.0; }
+    }
+}
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
@@ -56,5 +77,5 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) n
             acc += select(0.0, dy[o], argmax[o] == i);
         }
     }
-    dx[i] = acc;
+    if (SLOPE == 1u) { dx[i] = acc * slope(y[i]); } else { dx[i] = acc; }
 }

@@ -25,13 +25,34 @@ struct Params {
     pad_top: u32,
     pad_left: u32,
     n: u32,        // invocations: batch * h * w * c / 4
-    _pad: u32,
+    slope_kind: u32,   // SLOPE = 1: 0 identity, 1 relu, 2 leaky relu, 3 sigmoid
+    slope_alpha: f32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> argmax: array<vec4<u32>>;
 @group(0) @binding(2) var<storage, read_write> dx: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> p: Params;
+
+@group(0) @binding(4) var<storage, read> y: array<vec4<f32>>;   // SLOPE = 1 only
+
+// SLOPE = 1: the layer before this one ends in an activation whose output is
+// this pass's x; dx is multiplied by its slope at x (y below), so dx is that
+// layer's pre-activation gradient, bit for bit what activation_backward.wgsl
+// would compute from this pass's plain dx.
+override SLOPE: u32 = 0u;
+
+fn slope(v: vec4<f32>) -> vec4<f32> {
+    switch p.slope_kind {
+        case 1u: { return select(vec4(0.0), vec4(1.0), v > vec4(0.0)); }
+        case 2u: { return select(vec4(p.slope_alpha), vec4(1.0), v > vec4(0.0)); }
+        case 3u: { return v * (1.0 - v); }
+        default: { return vec4(1.0); }
+    }
+}
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
@@ -59,5 +80,5 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) n
             acc += select(vec4<f32>(0.0), dy[o], argmax[o] == me);
         }
     }
-    dx[i] = acc;
+    if (SLOPE == 1u) { dx[i] = acc * slope(y[i]); } else { dx[i] = acc; }
 }

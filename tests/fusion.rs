@@ -243,3 +243,90 @@ fn activation_dropout_backward_is_the_separate_passes_bit_for_bit() {
         }
     }
 }
+
+#[test]
+fn pooling_backward_slope_is_the_separate_passes_bit_for_bit() {
+    use dae::kernels::pool::{self, Pool2d, PoolPadding, Upsample};
+    let Some(gpu) = gpu() else { return };
+    let mut r = rng(93);
+    // (batch, h, w, c, pool, stride, padding): vec4 and scalar channels,
+    // windows that tile the image and ones that overlap, both paddings.
+    let pools = [
+        (2, 7, 6, 8, 2, 2, PoolPadding::Same),
+        (3, 9, 5, 3, 2, 2, PoolPadding::Valid),
+        (1, 6, 7, 4, 3, 2, PoolPadding::Same),
+        (2, 5, 5, 5, 3, 1, PoolPadding::Valid),
+    ];
+    for (pi, &(batch, h, w, c, k, stride, padding)) in pools.iter().enumerate() {
+        let shape = Pool2d {
+            batch,
+            h,
+            w,
+            c,
+            pool: k,
+            stride,
+            padding,
+        };
+        let act = ACTS[pi % 4];
+        let pre = uniform(&mut r, shape.in_len(), -2.0, 2.0);
+        let mut xv = vec![0.0; pre.len()];
+        reference::activation::forward(&mut xv, &pre, act);
+        let x = gpu.upload_f32("x", &xv).unwrap();
+        let y = gpu.zeros("y", shape.out_elems()).unwrap();
+        let argmax = gpu.zeros("argmax", shape.out_elems()).unwrap();
+        let dy = gpu
+            .upload_f32("dy", &uniform(&mut r, shape.out_elems(), -1.0, 1.0))
+            .unwrap();
+        let got = gpu.upload_f32("got", &vec![f32::NAN; xv.len()]).unwrap();
+        let plain = gpu.zeros("plain", xv.len()).unwrap();
+        let want = gpu.zeros("want", xv.len()).unwrap();
+        let mut p = Program::default();
+        p.push(pool::maxpool_forward(gpu, &y, &argmax, &x, shape).unwrap());
+        p.push(
+            pool::maxpool_backward_slope(gpu, &got, &dy, &argmax, shape, Some((&x, act))).unwrap(),
+        );
+        p.push(pool::maxpool_backward(gpu, &plain, &dy, &argmax, shape).unwrap());
+        p.push(activation::backward(gpu, &want, &plain, &x, xv.len(), act).unwrap());
+        run(gpu, p);
+        let (g, w_) = (gpu.read_f32(&got).unwrap(), gpu.read_f32(&want).unwrap());
+        assert_eq!(
+            g.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            w_.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            "{shape:?} {act:?}: fused max-pool backward differs"
+        );
+    }
+    for (ui, &(batch, h, w, c, factor)) in [(2, 4, 3, 8, 2), (1, 5, 7, 3, 2), (3, 2, 2, 16, 3)]
+        .iter()
+        .enumerate()
+    {
+        let shape = Upsample {
+            batch,
+            h,
+            w,
+            c,
+            factor,
+        };
+        let act = ACTS[(ui + 1) % 4];
+        let pre = uniform(&mut r, shape.in_len(), -2.0, 2.0);
+        let mut xv = vec![0.0; pre.len()];
+        reference::activation::forward(&mut xv, &pre, act);
+        let x = gpu.upload_f32("x", &xv).unwrap();
+        let dy = gpu
+            .upload_f32("dy", &uniform(&mut r, shape.out_elems(), -1.0, 1.0))
+            .unwrap();
+        let got = gpu.upload_f32("got", &vec![f32::NAN; xv.len()]).unwrap();
+        let plain = gpu.zeros("plain", xv.len()).unwrap();
+        let want = gpu.zeros("want", xv.len()).unwrap();
+        let mut p = Program::default();
+        p.push(pool::upsample_backward_slope(gpu, &got, &dy, shape, Some((&x, act))).unwrap());
+        p.push(pool::upsample_backward(gpu, &plain, &dy, shape).unwrap());
+        p.push(activation::backward(gpu, &want, &plain, &x, xv.len(), act).unwrap());
+        run(gpu, p);
+        let (g, w_) = (gpu.read_f32(&got).unwrap(), gpu.read_f32(&want).unwrap());
+        assert_eq!(
+            g.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            w_.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            "{shape:?} {act:?}: fused upsample backward differs"
+        );
+    }
+}

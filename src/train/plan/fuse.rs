@@ -1,11 +1,14 @@
 //! Layers recorded as one pass with their neighbour: a BatchNorm's
 //! normalisation followed by a (training-mode) Dropout and an Activation,
-//! and an Activation's backward followed by its Dropout's. Each fused pass
+//! an Activation's backward followed by its Dropout's, and a MaxPool's or
+//! UpSample's backward followed by the activation gradient of the Conv2d or
+//! Dense before it. Each fused pass
 //! computes bit for bit what the separate passes would (tested in
 //! tests/fusion.rs); it saves the dispatches and the passes over memory.
 
+use crate::kernels::activation::Activation;
 use crate::kernels::batchnorm::Epilogue;
-use crate::nn::{Layer, ModelSpec};
+use crate::nn::{Layer, Loss, ModelSpec};
 
 use super::Mode;
 
@@ -58,4 +61,20 @@ pub(super) fn dropout_before(spec: &ModelSpec, j: usize) -> Option<(f32, u32)> {
         Layer::Dropout { rate } if spec.layers[i].trainable => Some((*rate, dropout_stream(i))),
         _ => None,
     }
+}
+
+/// For the Conv2d or Dense at `i`: whether the MaxPool or UpSample right
+/// after it computes its pre-activation gradient (the activation's slope
+/// applied in the pooling's backward pass, into the layer's dz buffer), and
+/// with which activation.
+pub(super) fn slope_by_next(spec: &ModelSpec, i: usize) -> Option<Activation> {
+    let act = match &spec.layers.get(i)?.layer {
+        Layer::Conv2d { act, .. } | Layer::Dense { act, .. } => act.kernel(),
+        _ => return None,
+    };
+    let next = &spec.layers.get(i + 1)?.layer;
+    let pools = matches!(next, Layer::MaxPool { .. } | Layer::UpSample { .. });
+    // A last layer's sigmoid is differentiated by the BCE loss instead.
+    let last = i + 1 == spec.layers.len() && spec.loss == Loss::Bce;
+    (pools && !last && act != Activation::Identity).then_some(act)
 }

@@ -151,6 +151,8 @@ impl<'a> Site<'a> {
         fused: bool,
     ) -> Result<&'a Tensor, GpuError> {
         match (&self.b.dz[self.i], fused) {
+            // The pooling after this layer wrote dz in its backward pass.
+            (Some(dz), false) if fuse::slope_by_next(&self.m.spec, self.i).is_some() => Ok(dz),
             (Some(dz), false) => {
                 p.push(activation::backward(
                     self.gpu,

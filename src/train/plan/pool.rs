@@ -3,7 +3,8 @@
 use crate::gpu::{Dispatch, GpuError, Program, Tensor};
 use crate::kernels::pool::{self, Upsample};
 
-use super::{pool_shape, Site};
+use super::{fuse, pool_shape, Site};
+use crate::kernels::activation::Activation;
 
 /// Max-pools `x` into `y`, saving each output's winning input index.
 pub(super) fn maxpool_forward(s: &Site) -> Result<Dispatch, GpuError> {
@@ -26,12 +27,14 @@ pub(super) fn maxpool_backward(
 ) -> Result<(), GpuError> {
     if let Some(dx) = dx {
         let argmax = s.b.argmax[s.i].as_ref().expect("max-pool buffers");
-        p.push(pool::maxpool_backward(
+        let (dx, slope) = with_slope(s, dx);
+        p.push(pool::maxpool_backward_slope(
             s.gpu,
             dx,
             dy,
             argmax,
             pool_shape(&s.l.layer, s.m.resolved.inputs[s.i], s.b.batch),
+            slope,
         )?);
     }
     Ok(())
@@ -63,12 +66,29 @@ pub(super) fn upsample_backward(
     factor: usize,
 ) -> Result<(), GpuError> {
     if let Some(dx) = dx {
-        p.push(pool::upsample_backward(
+        let (dx, slope) = with_slope(s, dx);
+        p.push(pool::upsample_backward_slope(
             s.gpu,
             dx,
             dy,
             upsample_shape(s, factor),
+            slope,
         )?);
     }
     Ok(())
+}
+
+/// Where this pooling's input gradient goes: into the layer before's
+/// pre-activation gradient, with its activation's slope applied, when
+/// [`fuse::slope_by_next`] says so; else into `dx`.
+fn with_slope<'a>(s: &Site<'a>, dx: &'a Tensor) -> (&'a Tensor, Option<(&'a Tensor, Activation)>) {
+    let prev = s.i.wrapping_sub(1);
+    match (
+        s.i.checked_sub(1)
+            .and_then(|i| fuse::slope_by_next(&s.m.spec, i)),
+        s.b.dz.get(prev),
+    ) {
+        (Some(act), Some(Some(dz))) => (dz, Some((s.x, act))),
+        _ => (dx, None),
+    }
 }

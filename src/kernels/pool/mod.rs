@@ -13,6 +13,11 @@
 
 use crate::gpu::{groups, groups_2d, Binding, Dispatch, Gpu, GpuError, KernelSpec, Tensor};
 
+mod backward;
+pub use backward::{
+    maxpool_backward, maxpool_backward_slope, upsample_backward, upsample_backward_slope,
+};
+
 /// WGSL sources of this module, by file name.
 pub const SHADERS: &[(&str, &str)] = &[
     MAXPOOL_FORWARD,
@@ -31,43 +36,43 @@ type Source = (&'static str, &'static str);
 
 const MAXPOOL_FORWARD: Source = (
     "maxpool_forward.wgsl",
-    include_str!("../../shaders/maxpool_forward.wgsl"),
+    include_str!("../../../shaders/maxpool_forward.wgsl"),
 );
 const MAXPOOL_FORWARD_VEC4: Source = (
     "maxpool_forward_vec4.wgsl",
-    include_str!("../../shaders/maxpool_forward_vec4.wgsl"),
+    include_str!("../../../shaders/maxpool_forward_vec4.wgsl"),
 );
 const MAXPOOL_BACKWARD: Source = (
     "maxpool_backward.wgsl",
-    include_str!("../../shaders/maxpool_backward.wgsl"),
+    include_str!("../../../shaders/maxpool_backward.wgsl"),
 );
 const MAXPOOL_BACKWARD_VEC4: Source = (
     "maxpool_backward_vec4.wgsl",
-    include_str!("../../shaders/maxpool_backward_vec4.wgsl"),
+    include_str!("../../../shaders/maxpool_backward_vec4.wgsl"),
 );
 const MAXPOOL_BACKWARD_WINDOW: Source = (
     "maxpool_backward_window.wgsl",
-    include_str!("../../shaders/maxpool_backward_window.wgsl"),
+    include_str!("../../../shaders/maxpool_backward_window.wgsl"),
 );
 const MAXPOOL_BACKWARD_WINDOW_VEC4: Source = (
     "maxpool_backward_window_vec4.wgsl",
-    include_str!("../../shaders/maxpool_backward_window_vec4.wgsl"),
+    include_str!("../../../shaders/maxpool_backward_window_vec4.wgsl"),
 );
 const UPSAMPLE_FORWARD: Source = (
     "upsample_forward.wgsl",
-    include_str!("../../shaders/upsample_forward.wgsl"),
+    include_str!("../../../shaders/upsample_forward.wgsl"),
 );
 const UPSAMPLE_FORWARD_VEC4: Source = (
     "upsample_forward_vec4.wgsl",
-    include_str!("../../shaders/upsample_forward_vec4.wgsl"),
+    include_str!("../../../shaders/upsample_forward_vec4.wgsl"),
 );
 const UPSAMPLE_BACKWARD: Source = (
     "upsample_backward.wgsl",
-    include_str!("../../shaders/upsample_backward.wgsl"),
+    include_str!("../../../shaders/upsample_backward.wgsl"),
 );
 const UPSAMPLE_BACKWARD_VEC4: Source = (
     "upsample_backward_vec4.wgsl",
-    include_str!("../../shaders/upsample_backward_vec4.wgsl"),
+    include_str!("../../../shaders/upsample_backward_vec4.wgsl"),
 );
 
 /// Invocations per workgroup in every shader of this module.
@@ -225,9 +230,13 @@ struct PoolParams {
     pad_top: u32,
     pad_left: u32,
     n: u32,
-    _pad: u32,
+    // The backward passes' slope epilogue (see backward.rs); the forward
+    // passes read only the fields above.
+    slope_kind: u32,
+    slope_alpha: f32,
+    _pad: [u32; 3],
 }
-const _: () = assert!(std::mem::size_of::<PoolParams>() == 48);
+const _: () = assert!(std::mem::size_of::<PoolParams>() == 64);
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -238,8 +247,8 @@ struct UpsampleParams {
     c: u32,
     factor: u32,
     n: u32,
-    _pad0: u32,
-    _pad1: u32,
+    slope_kind: u32,
+    slope_alpha: f32,
 }
 const _: () = assert!(std::mem::size_of::<UpsampleParams>() == 32);
 
@@ -263,14 +272,38 @@ fn build<P: bytemuck::Pod>(
     params: &P,
     n: usize,
 ) -> Result<Dispatch, GpuError> {
+    build_with(gpu, name, source, n_in, tensors, params, n, None)
+}
+
+/// [`build`] with, for the backward passes, one more read-only tensor bound
+/// after the params (the slope epilogue's y) and SLOPE set to whether it is
+/// used.
+#[allow(clippy::too_many_arguments)]
+fn build_with<P: bytemuck::Pod>(
+    gpu: &Gpu,
+    name: &'static str,
+    source: Source,
+    n_in: usize,
+    tensors: &[&Tensor],
+    params: &P,
+    n: usize,
+    slope: Option<(&Tensor, bool)>,
+) -> Result<Dispatch, GpuError> {
     let mut bindings = vec![Binding::ReadOnly; n_in];
     bindings.resize(tensors.len(), Binding::ReadWrite);
     bindings.push(Binding::Uniform);
-    let spec = KernelSpec::new(name, source.1, &bindings);
+    let mut spec = KernelSpec::new(name, source.1, &bindings);
+    if let Some((_, on)) = slope {
+        spec.bindings.push(Binding::ReadOnly);
+        spec = spec.constant("SLOPE", on as u32 as f64);
+    }
     let kernel = gpu.kernel(&spec)?;
     let params = gpu.uniform(name, params);
     let mut resources: Vec<wgpu::BindingResource> = tensors.iter().map(|t| t.binding()).collect();
     resources.push(params.as_entire_binding());
+    if let Some((y, _)) = slope {
+        resources.push(y.binding());
+    }
     let group = kernel.bind(gpu, &resources);
     Ok(Dispatch {
         kernel,
@@ -293,7 +326,9 @@ fn pool_params(s: &Pool2d, lanes: usize, n: usize) -> PoolParams {
         pad_top: s.pad_top() as u32,
         pad_left: s.pad_left() as u32,
         n: n as u32,
-        _pad: 0,
+        slope_kind: 0,
+        slope_alpha: 0.0,
+        _pad: [0; 3],
     }
 }
 
@@ -305,8 +340,8 @@ fn upsample_params(s: &Upsample, lanes: usize) -> UpsampleParams {
         c: (s.c / lanes) as u32,
         factor: s.factor as u32,
         n: (s.in_len() / lanes) as u32,
-        _pad0: 0,
-        _pad1: 0,
+        slope_kind: 0,
+        slope_alpha: 0.0,
     }
 }
 
@@ -360,64 +395,6 @@ pub fn maxpool_forward(
     )
 }
 
-/// Max-pooling backward: dx[i] = Σ dy[o] over the outputs o whose argmax is
-/// i; zero where no window picked i. Exact for any stride (overlapping
-/// windows, stride < pool, add up; the presets use stride == pool, where each
-/// input has at most one window).
-///
-/// # Shapes
-/// dy (f32), argmax (u32, from [`maxpool_forward`]): (batch, out_h, out_w, c);
-/// dx: (batch, h, w, c), overwritten.
-pub fn maxpool_backward(
-    gpu: &Gpu,
-    dx: &Tensor,
-    dy: &Tensor,
-    argmax: &Tensor,
-    shape: Pool2d,
-) -> Result<Dispatch, GpuError> {
-    shape.check();
-    check_len("maxpool_backward", "dx", dx, shape.in_len(), &shape);
-    check_len("maxpool_backward", "dy", dy, shape.out_elems(), &shape);
-    check_len(
-        "maxpool_backward",
-        "argmax",
-        argmax,
-        shape.out_elems(),
-        &shape,
-    );
-    let l = lanes(shape.c);
-    // Non-overlapping windows: one invocation per output writes its whole
-    // window (pool² fewer loads); otherwise one per input gathers from every
-    // window that holds it.
-    let (name, src, n) = match (shape.stride == shape.pool, l == 4) {
-        (true, true) => (
-            "maxpool_backward_window_vec4",
-            MAXPOOL_BACKWARD_WINDOW_VEC4,
-            shape.out_elems() / 4,
-        ),
-        (true, false) => (
-            "maxpool_backward_window",
-            MAXPOOL_BACKWARD_WINDOW,
-            shape.out_elems(),
-        ),
-        (false, true) => (
-            "maxpool_backward_vec4",
-            MAXPOOL_BACKWARD_VEC4,
-            shape.in_len() / 4,
-        ),
-        (false, false) => ("maxpool_backward", MAXPOOL_BACKWARD, shape.in_len()),
-    };
-    build(
-        gpu,
-        name,
-        src,
-        2,
-        &[dy, argmax, dx],
-        &pool_params(&shape, l, n),
-        n,
-    )
-}
-
 /// Nearest-neighbour upsampling forward: y[b, oy, ox, c] = x[b, oy/f, ox/f, c].
 ///
 /// # Shapes
@@ -439,28 +416,4 @@ pub fn upsample_forward(
     };
     let params = upsample_params(&shape, l);
     build(gpu, name, src, 1, &[x, y], &params, params.n as usize)
-}
-
-/// Nearest-neighbour upsampling backward: dx[b, iy, ix, c] = Σ of dy over
-/// the f×f block that (iy, ix) was copied to.
-///
-/// # Shapes
-/// dy: (batch, h·f, w·f, c); dx: (batch, h, w, c), overwritten.
-pub fn upsample_backward(
-    gpu: &Gpu,
-    dx: &Tensor,
-    dy: &Tensor,
-    shape: Upsample,
-) -> Result<Dispatch, GpuError> {
-    shape.check();
-    check_len("upsample_backward", "dx", dx, shape.in_len(), &shape);
-    check_len("upsample_backward", "dy", dy, shape.out_elems(), &shape);
-    let l = lanes(shape.c);
-    let (name, src) = if l == 4 {
-        ("upsample_backward_vec4", UPSAMPLE_BACKWARD_VEC4)
-    } else {
-        ("upsample_backward", UPSAMPLE_BACKWARD)
-    };
-    let params = upsample_params(&shape, l);
-    build(gpu, name, src, 1, &[dy, dx], &params, params.n as usize)
 }
