@@ -23,7 +23,7 @@ struct Params {
     out_off: u32, part_len: u32, _p0: u32, _p1: u32,
 }
 
-// G by k: k1: 4, k3: 4, k5: 2.
+// G = 4.
 @group(0) @binding(0) var<storage, read> m: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> s: array<f32>;
 @group(0) @binding(2) var<storage, read_write> part: array<vec4<f32>>;
@@ -158,35 +158,35 @@ fn k5(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) nw:
     let i = id.x + id.y * nw.x * 64u;
     if (i >= q.total) { return; }
     let split = i / q.nbx;
-    let cg = (i % q.nbx) * 2u;
+    let cg = (i % q.nbx) * 4u;
     let t0 = split * q.nby; let t1 = min(t0 + q.nby, q.rows);
     let fl = q.flip != 0u; let c4 = q.c4;
     let sh = i32(q.sh); let sw = i32(q.sw); let org = q.org;
-    var a0_0_0 = vec4(0.0); var a0_0_1 = vec4(0.0);
-    var a0_1_0 = vec4(0.0); var a0_1_1 = vec4(0.0);
-    var a0_2_0 = vec4(0.0); var a0_2_1 = vec4(0.0);
-    var a0_3_0 = vec4(0.0); var a0_3_1 = vec4(0.0);
-    var a0_4_0 = vec4(0.0); var a0_4_1 = vec4(0.0);
-    var a1_0_0 = vec4(0.0); var a1_0_1 = vec4(0.0);
-    var a1_1_0 = vec4(0.0); var a1_1_1 = vec4(0.0);
-    var a1_2_0 = vec4(0.0); var a1_2_1 = vec4(0.0);
-    var a1_3_0 = vec4(0.0); var a1_3_1 = vec4(0.0);
-    var a1_4_0 = vec4(0.0); var a1_4_1 = vec4(0.0);
-    var a2_0_0 = vec4(0.0); var a2_0_1 = vec4(0.0);
-    var a2_1_0 = vec4(0.0); var a2_1_1 = vec4(0.0);
-    var a2_2_0 = vec4(0.0); var a2_2_1 = vec4(0.0);
-    var a2_3_0 = vec4(0.0); var a2_3_1 = vec4(0.0);
-    var a2_4_0 = vec4(0.0); var a2_4_1 = vec4(0.0);
-    var a3_0_0 = vec4(0.0); var a3_0_1 = vec4(0.0);
-    var a3_1_0 = vec4(0.0); var a3_1_1 = vec4(0.0);
-    var a3_2_0 = vec4(0.0); var a3_2_1 = vec4(0.0);
-    var a3_3_0 = vec4(0.0); var a3_3_1 = vec4(0.0);
-    var a3_4_0 = vec4(0.0); var a3_4_1 = vec4(0.0);
-    var a4_0_0 = vec4(0.0); var a4_0_1 = vec4(0.0);
-    var a4_1_0 = vec4(0.0); var a4_1_1 = vec4(0.0);
-    var a4_2_0 = vec4(0.0); var a4_2_1 = vec4(0.0);
-    var a4_3_0 = vec4(0.0); var a4_3_1 = vec4(0.0);
-    var a4_4_0 = vec4(0.0); var a4_4_1 = vec4(0.0);
+    var a0_0_0 = vec4(0.0); var a0_0_1 = vec4(0.0); var a0_0_2 = vec4(0.0); var a0_0_3 = vec4(0.0);
+    var a0_1_0 = vec4(0.0); var a0_1_1 = vec4(0.0); var a0_1_2 = vec4(0.0); var a0_1_3 = vec4(0.0);
+    var a0_2_0 = vec4(0.0); var a0_2_1 = vec4(0.0); var a0_2_2 = vec4(0.0); var a0_2_3 = vec4(0.0);
+    var a0_3_0 = vec4(0.0); var a0_3_1 = vec4(0.0); var a0_3_2 = vec4(0.0); var a0_3_3 = vec4(0.0);
+    var a0_4_0 = vec4(0.0); var a0_4_1 = vec4(0.0); var a0_4_2 = vec4(0.0); var a0_4_3 = vec4(0.0);
+    var a1_0_0 = vec4(0.0); var a1_0_1 = vec4(0.0); var a1_0_2 = vec4(0.0); var a1_0_3 = vec4(0.0);
+    var a1_1_0 = vec4(0.0); var a1_1_1 = vec4(0.0); var a1_1_2 = vec4(0.0); var a1_1_3 = vec4(0.0);
+    var a1_2_0 = vec4(0.0); var a1_2_1 = vec4(0.0); var a1_2_2 = vec4(0.0); var a1_2_3 = vec4(0.0);
+    var a1_3_0 = vec4(0.0); var a1_3_1 = vec4(0.0); var a1_3_2 = vec4(0.0); var a1_3_3 = vec4(0.0);
+    var a1_4_0 = vec4(0.0); var a1_4_1 = vec4(0.0); var a1_4_2 = vec4(0.0); var a1_4_3 = vec4(0.0);
+    var a2_0_0 = vec4(0.0); var a2_0_1 = vec4(0.0); var a2_0_2 = vec4(0.0); var a2_0_3 = vec4(0.0);
+    var a2_1_0 = vec4(0.0); var a2_1_1 = vec4(0.0); var a2_1_2 = vec4(0.0); var a2_1_3 = vec4(0.0);
+    var a2_2_0 = vec4(0.0); var a2_2_1 = vec4(0.0); var a2_2_2 = vec4(0.0); var a2_2_3 = vec4(0.0);
+    var a2_3_0 = vec4(0.0); var a2_3_1 = vec4(0.0); var a2_3_2 = vec4(0.0); var a2_3_3 = vec4(0.0);
+    var a2_4_0 = vec4(0.0); var a2_4_1 = vec4(0.0); var a2_4_2 = vec4(0.0); var a2_4_3 = vec4(0.0);
+    var a3_0_0 = vec4(0.0); var a3_0_1 = vec4(0.0); var a3_0_2 = vec4(0.0); var a3_0_3 = vec4(0.0);
+    var a3_1_0 = vec4(0.0); var a3_1_1 = vec4(0.0); var a3_1_2 = vec4(0.0); var a3_1_3 = vec4(0.0);
+    var a3_2_0 = vec4(0.0); var a3_2_1 = vec4(0.0); var a3_2_2 = vec4(0.0); var a3_2_3 = vec4(0.0);
+    var a3_3_0 = vec4(0.0); var a3_3_1 = vec4(0.0); var a3_3_2 = vec4(0.0); var a3_3_3 = vec4(0.0);
+    var a3_4_0 = vec4(0.0); var a3_4_1 = vec4(0.0); var a3_4_2 = vec4(0.0); var a3_4_3 = vec4(0.0);
+    var a4_0_0 = vec4(0.0); var a4_0_1 = vec4(0.0); var a4_0_2 = vec4(0.0); var a4_0_3 = vec4(0.0);
+    var a4_1_0 = vec4(0.0); var a4_1_1 = vec4(0.0); var a4_1_2 = vec4(0.0); var a4_1_3 = vec4(0.0);
+    var a4_2_0 = vec4(0.0); var a4_2_1 = vec4(0.0); var a4_2_2 = vec4(0.0); var a4_2_3 = vec4(0.0);
+    var a4_3_0 = vec4(0.0); var a4_3_1 = vec4(0.0); var a4_3_2 = vec4(0.0); var a4_3_3 = vec4(0.0);
+    var a4_4_0 = vec4(0.0); var a4_4_1 = vec4(0.0); var a4_4_2 = vec4(0.0); var a4_4_3 = vec4(0.0);
     var y = t0 % q.dh; var img = i32((t0 / q.dh) * q.sh);
     for (var t = t0; t < t1; t++) {
         let ry0 = i32(y) + 0 + org; let vr0 = ry0 >= 0 && ry0 < sh; let br0 = (img + ry0) * sw + org;
@@ -222,32 +222,32 @@ fn k5(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) nw:
             let s2_4 = ld(vr2 && vc, br2 + x + 4);
             let s3_4 = ld(vr3 && vc, br3 + x + 4);
             let s4_4 = ld(vr4 && vc, br4 + x + 4);
-            let m0 = m[mi + 0u]; let m1 = m[mi + 1u];
-            a0_0_0 = fma(m0, vec4(s0_0), a0_0_0); a0_0_1 = fma(m1, vec4(s0_0), a0_0_1);
-            a0_1_0 = fma(m0, vec4(s0_1), a0_1_0); a0_1_1 = fma(m1, vec4(s0_1), a0_1_1);
-            a0_2_0 = fma(m0, vec4(s0_2), a0_2_0); a0_2_1 = fma(m1, vec4(s0_2), a0_2_1);
-            a0_3_0 = fma(m0, vec4(s0_3), a0_3_0); a0_3_1 = fma(m1, vec4(s0_3), a0_3_1);
-            a0_4_0 = fma(m0, vec4(s0_4), a0_4_0); a0_4_1 = fma(m1, vec4(s0_4), a0_4_1);
-            a1_0_0 = fma(m0, vec4(s1_0), a1_0_0); a1_0_1 = fma(m1, vec4(s1_0), a1_0_1);
-            a1_1_0 = fma(m0, vec4(s1_1), a1_1_0); a1_1_1 = fma(m1, vec4(s1_1), a1_1_1);
-            a1_2_0 = fma(m0, vec4(s1_2), a1_2_0); a1_2_1 = fma(m1, vec4(s1_2), a1_2_1);
-            a1_3_0 = fma(m0, vec4(s1_3), a1_3_0); a1_3_1 = fma(m1, vec4(s1_3), a1_3_1);
-            a1_4_0 = fma(m0, vec4(s1_4), a1_4_0); a1_4_1 = fma(m1, vec4(s1_4), a1_4_1);
-            a2_0_0 = fma(m0, vec4(s2_0), a2_0_0); a2_0_1 = fma(m1, vec4(s2_0), a2_0_1);
-            a2_1_0 = fma(m0, vec4(s2_1), a2_1_0); a2_1_1 = fma(m1, vec4(s2_1), a2_1_1);
-            a2_2_0 = fma(m0, vec4(s2_2), a2_2_0); a2_2_1 = fma(m1, vec4(s2_2), a2_2_1);
-            a2_3_0 = fma(m0, vec4(s2_3), a2_3_0); a2_3_1 = fma(m1, vec4(s2_3), a2_3_1);
-            a2_4_0 = fma(m0, vec4(s2_4), a2_4_0); a2_4_1 = fma(m1, vec4(s2_4), a2_4_1);
-            a3_0_0 = fma(m0, vec4(s3_0), a3_0_0); a3_0_1 = fma(m1, vec4(s3_0), a3_0_1);
-            a3_1_0 = fma(m0, vec4(s3_1), a3_1_0); a3_1_1 = fma(m1, vec4(s3_1), a3_1_1);
-            a3_2_0 = fma(m0, vec4(s3_2), a3_2_0); a3_2_1 = fma(m1, vec4(s3_2), a3_2_1);
-            a3_3_0 = fma(m0, vec4(s3_3), a3_3_0); a3_3_1 = fma(m1, vec4(s3_3), a3_3_1);
-            a3_4_0 = fma(m0, vec4(s3_4), a3_4_0); a3_4_1 = fma(m1, vec4(s3_4), a3_4_1);
-            a4_0_0 = fma(m0, vec4(s4_0), a4_0_0); a4_0_1 = fma(m1, vec4(s4_0), a4_0_1);
-            a4_1_0 = fma(m0, vec4(s4_1), a4_1_0); a4_1_1 = fma(m1, vec4(s4_1), a4_1_1);
-            a4_2_0 = fma(m0, vec4(s4_2), a4_2_0); a4_2_1 = fma(m1, vec4(s4_2), a4_2_1);
-            a4_3_0 = fma(m0, vec4(s4_3), a4_3_0); a4_3_1 = fma(m1, vec4(s4_3), a4_3_1);
-            a4_4_0 = fma(m0, vec4(s4_4), a4_4_0); a4_4_1 = fma(m1, vec4(s4_4), a4_4_1);
+            let m0 = m[mi + 0u]; let m1 = m[mi + 1u]; let m2 = m[mi + 2u]; let m3 = m[mi + 3u];
+            a0_0_0 = fma(m0, vec4(s0_0), a0_0_0); a0_0_1 = fma(m1, vec4(s0_0), a0_0_1); a0_0_2 = fma(m2, vec4(s0_0), a0_0_2); a0_0_3 = fma(m3, vec4(s0_0), a0_0_3);
+            a0_1_0 = fma(m0, vec4(s0_1), a0_1_0); a0_1_1 = fma(m1, vec4(s0_1), a0_1_1); a0_1_2 = fma(m2, vec4(s0_1), a0_1_2); a0_1_3 = fma(m3, vec4(s0_1), a0_1_3);
+            a0_2_0 = fma(m0, vec4(s0_2), a0_2_0); a0_2_1 = fma(m1, vec4(s0_2), a0_2_1); a0_2_2 = fma(m2, vec4(s0_2), a0_2_2); a0_2_3 = fma(m3, vec4(s0_2), a0_2_3);
+            a0_3_0 = fma(m0, vec4(s0_3), a0_3_0); a0_3_1 = fma(m1, vec4(s0_3), a0_3_1); a0_3_2 = fma(m2, vec4(s0_3), a0_3_2); a0_3_3 = fma(m3, vec4(s0_3), a0_3_3);
+            a0_4_0 = fma(m0, vec4(s0_4), a0_4_0); a0_4_1 = fma(m1, vec4(s0_4), a0_4_1); a0_4_2 = fma(m2, vec4(s0_4), a0_4_2); a0_4_3 = fma(m3, vec4(s0_4), a0_4_3);
+            a1_0_0 = fma(m0, vec4(s1_0), a1_0_0); a1_0_1 = fma(m1, vec4(s1_0), a1_0_1); a1_0_2 = fma(m2, vec4(s1_0), a1_0_2); a1_0_3 = fma(m3, vec4(s1_0), a1_0_3);
+            a1_1_0 = fma(m0, vec4(s1_1), a1_1_0); a1_1_1 = fma(m1, vec4(s1_1), a1_1_1); a1_1_2 = fma(m2, vec4(s1_1), a1_1_2); a1_1_3 = fma(m3, vec4(s1_1), a1_1_3);
+            a1_2_0 = fma(m0, vec4(s1_2), a1_2_0); a1_2_1 = fma(m1, vec4(s1_2), a1_2_1); a1_2_2 = fma(m2, vec4(s1_2), a1_2_2); a1_2_3 = fma(m3, vec4(s1_2), a1_2_3);
+            a1_3_0 = fma(m0, vec4(s1_3), a1_3_0); a1_3_1 = fma(m1, vec4(s1_3), a1_3_1); a1_3_2 = fma(m2, vec4(s1_3), a1_3_2); a1_3_3 = fma(m3, vec4(s1_3), a1_3_3);
+            a1_4_0 = fma(m0, vec4(s1_4), a1_4_0); a1_4_1 = fma(m1, vec4(s1_4), a1_4_1); a1_4_2 = fma(m2, vec4(s1_4), a1_4_2); a1_4_3 = fma(m3, vec4(s1_4), a1_4_3);
+            a2_0_0 = fma(m0, vec4(s2_0), a2_0_0); a2_0_1 = fma(m1, vec4(s2_0), a2_0_1); a2_0_2 = fma(m2, vec4(s2_0), a2_0_2); a2_0_3 = fma(m3, vec4(s2_0), a2_0_3);
+            a2_1_0 = fma(m0, vec4(s2_1), a2_1_0); a2_1_1 = fma(m1, vec4(s2_1), a2_1_1); a2_1_2 = fma(m2, vec4(s2_1), a2_1_2); a2_1_3 = fma(m3, vec4(s2_1), a2_1_3);
+            a2_2_0 = fma(m0, vec4(s2_2), a2_2_0); a2_2_1 = fma(m1, vec4(s2_2), a2_2_1); a2_2_2 = fma(m2, vec4(s2_2), a2_2_2); a2_2_3 = fma(m3, vec4(s2_2), a2_2_3);
+            a2_3_0 = fma(m0, vec4(s2_3), a2_3_0); a2_3_1 = fma(m1, vec4(s2_3), a2_3_1); a2_3_2 = fma(m2, vec4(s2_3), a2_3_2); a2_3_3 = fma(m3, vec4(s2_3), a2_3_3);
+            a2_4_0 = fma(m0, vec4(s2_4), a2_4_0); a2_4_1 = fma(m1, vec4(s2_4), a2_4_1); a2_4_2 = fma(m2, vec4(s2_4), a2_4_2); a2_4_3 = fma(m3, vec4(s2_4), a2_4_3);
+            a3_0_0 = fma(m0, vec4(s3_0), a3_0_0); a3_0_1 = fma(m1, vec4(s3_0), a3_0_1); a3_0_2 = fma(m2, vec4(s3_0), a3_0_2); a3_0_3 = fma(m3, vec4(s3_0), a3_0_3);
+            a3_1_0 = fma(m0, vec4(s3_1), a3_1_0); a3_1_1 = fma(m1, vec4(s3_1), a3_1_1); a3_1_2 = fma(m2, vec4(s3_1), a3_1_2); a3_1_3 = fma(m3, vec4(s3_1), a3_1_3);
+            a3_2_0 = fma(m0, vec4(s3_2), a3_2_0); a3_2_1 = fma(m1, vec4(s3_2), a3_2_1); a3_2_2 = fma(m2, vec4(s3_2), a3_2_2); a3_2_3 = fma(m3, vec4(s3_2), a3_2_3);
+            a3_3_0 = fma(m0, vec4(s3_3), a3_3_0); a3_3_1 = fma(m1, vec4(s3_3), a3_3_1); a3_3_2 = fma(m2, vec4(s3_3), a3_3_2); a3_3_3 = fma(m3, vec4(s3_3), a3_3_3);
+            a3_4_0 = fma(m0, vec4(s3_4), a3_4_0); a3_4_1 = fma(m1, vec4(s3_4), a3_4_1); a3_4_2 = fma(m2, vec4(s3_4), a3_4_2); a3_4_3 = fma(m3, vec4(s3_4), a3_4_3);
+            a4_0_0 = fma(m0, vec4(s4_0), a4_0_0); a4_0_1 = fma(m1, vec4(s4_0), a4_0_1); a4_0_2 = fma(m2, vec4(s4_0), a4_0_2); a4_0_3 = fma(m3, vec4(s4_0), a4_0_3);
+            a4_1_0 = fma(m0, vec4(s4_1), a4_1_0); a4_1_1 = fma(m1, vec4(s4_1), a4_1_1); a4_1_2 = fma(m2, vec4(s4_1), a4_1_2); a4_1_3 = fma(m3, vec4(s4_1), a4_1_3);
+            a4_2_0 = fma(m0, vec4(s4_2), a4_2_0); a4_2_1 = fma(m1, vec4(s4_2), a4_2_1); a4_2_2 = fma(m2, vec4(s4_2), a4_2_2); a4_2_3 = fma(m3, vec4(s4_2), a4_2_3);
+            a4_3_0 = fma(m0, vec4(s4_3), a4_3_0); a4_3_1 = fma(m1, vec4(s4_3), a4_3_1); a4_3_2 = fma(m2, vec4(s4_3), a4_3_2); a4_3_3 = fma(m3, vec4(s4_3), a4_3_3);
+            a4_4_0 = fma(m0, vec4(s4_4), a4_4_0); a4_4_1 = fma(m1, vec4(s4_4), a4_4_1); a4_4_2 = fma(m2, vec4(s4_4), a4_4_2); a4_4_3 = fma(m3, vec4(s4_4), a4_4_3);
             s0_0 = s0_1; s0_1 = s0_2; s0_2 = s0_3; s0_3 = s0_4; s1_0 = s1_1; s1_1 = s1_2; s1_2 = s1_3; s1_3 = s1_4; s2_0 = s2_1; s2_1 = s2_2; s2_2 = s2_3; s2_3 = s2_4; s3_0 = s3_1; s3_1 = s3_2; s3_2 = s3_3; s3_3 = s3_4; s4_0 = s4_1; s4_1 = s4_2; s4_2 = s4_3; s4_3 = s4_4;
             mi += c4;
         }
@@ -256,52 +256,102 @@ fn k5(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) nw:
     let ob = (q.out_off + split * q.part_len) / 4u + cg;
     if (cg + 0u < c4) { part[ob + select(0u, 24u, fl) * c4 + 0u] = a0_0_0; }
     if (cg + 1u < c4) { part[ob + select(0u, 24u, fl) * c4 + 1u] = a0_0_1; }
+    if (cg + 2u < c4) { part[ob + select(0u, 24u, fl) * c4 + 2u] = a0_0_2; }
+    if (cg + 3u < c4) { part[ob + select(0u, 24u, fl) * c4 + 3u] = a0_0_3; }
     if (cg + 0u < c4) { part[ob + select(1u, 23u, fl) * c4 + 0u] = a0_1_0; }
     if (cg + 1u < c4) { part[ob + select(1u, 23u, fl) * c4 + 1u] = a0_1_1; }
+    if (cg + 2u < c4) { part[ob + select(1u, 23u, fl) * c4 + 2u] = a0_1_2; }
+    if (cg + 3u < c4) { part[ob + select(1u, 23u, fl) * c4 + 3u] = a0_1_3; }
     if (cg + 0u < c4) { part[ob + select(2u, 22u, fl) * c4 + 0u] = a0_2_0; }
     if (cg + 1u < c4) { part[ob + select(2u, 22u, fl) * c4 + 1u] = a0_2_1; }
+    if (cg + 2u < c4) { part[ob + select(2u, 22u, fl) * c4 + 2u] = a0_2_2; }
+    if (cg + 3u < c4) { part[ob + select(2u, 22u, fl) * c4 + 3u] = a0_2_3; }
     if (cg + 0u < c4) { part[ob + select(3u, 21u, fl) * c4 + 0u] = a0_3_0; }
     if (cg + 1u < c4) { part[ob + select(3u, 21u, fl) * c4 + 1u] = a0_3_1; }
+    if (cg + 2u < c4) { part[ob + select(3u, 21u, fl) * c4 + 2u] = a0_3_2; }
+    if (cg + 3u < c4) { part[ob + select(3u, 21u, fl) * c4 + 3u] = a0_3_3; }
     if (cg + 0u < c4) { part[ob + select(4u, 20u, fl) * c4 + 0u] = a0_4_0; }
     if (cg + 1u < c4) { part[ob + select(4u, 20u, fl) * c4 + 1u] = a0_4_1; }
+    if (cg + 2u < c4) { part[ob + select(4u, 20u, fl) * c4 + 2u] = a0_4_2; }
+    if (cg + 3u < c4) { part[ob + select(4u, 20u, fl) * c4 + 3u] = a0_4_3; }
     if (cg + 0u < c4) { part[ob + select(5u, 19u, fl) * c4 + 0u] = a1_0_0; }
     if (cg + 1u < c4) { part[ob + select(5u, 19u, fl) * c4 + 1u] = a1_0_1; }
+    if (cg + 2u < c4) { part[ob + select(5u, 19u, fl) * c4 + 2u] = a1_0_2; }
+    if (cg + 3u < c4) { part[ob + select(5u, 19u, fl) * c4 + 3u] = a1_0_3; }
     if (cg + 0u < c4) { part[ob + select(6u, 18u, fl) * c4 + 0u] = a1_1_0; }
     if (cg + 1u < c4) { part[ob + select(6u, 18u, fl) * c4 + 1u] = a1_1_1; }
+    if (cg + 2u < c4) { part[ob + select(6u, 18u, fl) * c4 + 2u] = a1_1_2; }
+    if (cg + 3u < c4) { part[ob + select(6u, 18u, fl) * c4 + 3u] = a1_1_3; }
     if (cg + 0u < c4) { part[ob + select(7u, 17u, fl) * c4 + 0u] = a1_2_0; }
     if (cg + 1u < c4) { part[ob + select(7u, 17u, fl) * c4 + 1u] = a1_2_1; }
+    if (cg + 2u < c4) { part[ob + select(7u, 17u, fl) * c4 + 2u] = a1_2_2; }
+    if (cg + 3u < c4) { part[ob + select(7u, 17u, fl) * c4 + 3u] = a1_2_3; }
     if (cg + 0u < c4) { part[ob + select(8u, 16u, fl) * c4 + 0u] = a1_3_0; }
     if (cg + 1u < c4) { part[ob + select(8u, 16u, fl) * c4 + 1u] = a1_3_1; }
+    if (cg + 2u < c4) { part[ob + select(8u, 16u, fl) * c4 + 2u] = a1_3_2; }
+    if (cg + 3u < c4) { part[ob + select(8u, 16u, fl) * c4 + 3u] = a1_3_3; }
     if (cg + 0u < c4) { part[ob + select(9u, 15u, fl) * c4 + 0u] = a1_4_0; }
     if (cg + 1u < c4) { part[ob + select(9u, 15u, fl) * c4 + 1u] = a1_4_1; }
+    if (cg + 2u < c4) { part[ob + select(9u, 15u, fl) * c4 + 2u] = a1_4_2; }
+    if (cg + 3u < c4) { part[ob + select(9u, 15u, fl) * c4 + 3u] = a1_4_3; }
     if (cg + 0u < c4) { part[ob + select(10u, 14u, fl) * c4 + 0u] = a2_0_0; }
     if (cg + 1u < c4) { part[ob + select(10u, 14u, fl) * c4 + 1u] = a2_0_1; }
+    if (cg + 2u < c4) { part[ob + select(10u, 14u, fl) * c4 + 2u] = a2_0_2; }
+    if (cg + 3u < c4) { part[ob + select(10u, 14u, fl) * c4 + 3u] = a2_0_3; }
     if (cg + 0u < c4) { part[ob + select(11u, 13u, fl) * c4 + 0u] = a2_1_0; }
     if (cg + 1u < c4) { part[ob + select(11u, 13u, fl) * c4 + 1u] = a2_1_1; }
+    if (cg + 2u < c4) { part[ob + select(11u, 13u, fl) * c4 + 2u] = a2_1_2; }
+    if (cg + 3u < c4) { part[ob + select(11u, 13u, fl) * c4 + 3u] = a2_1_3; }
     if (cg + 0u < c4) { part[ob + select(12u, 12u, fl) * c4 + 0u] = a2_2_0; }
     if (cg + 1u < c4) { part[ob + select(12u, 12u, fl) * c4 + 1u] = a2_2_1; }
+    if (cg + 2u < c4) { part[ob + select(12u, 12u, fl) * c4 + 2u] = a2_2_2; }
+    if (cg + 3u < c4) { part[ob + select(12u, 12u, fl) * c4 + 3u] = a2_2_3; }
     if (cg + 0u < c4) { part[ob + select(13u, 11u, fl) * c4 + 0u] = a2_3_0; }
     if (cg + 1u < c4) { part[ob + select(13u, 11u, fl) * c4 + 1u] = a2_3_1; }
+    if (cg + 2u < c4) { part[ob + select(13u, 11u, fl) * c4 + 2u] = a2_3_2; }
+    if (cg + 3u < c4) { part[ob + select(13u, 11u, fl) * c4 + 3u] = a2_3_3; }
     if (cg + 0u < c4) { part[ob + select(14u, 10u, fl) * c4 + 0u] = a2_4_0; }
     if (cg + 1u < c4) { part[ob + select(14u, 10u, fl) * c4 + 1u] = a2_4_1; }
+    if (cg + 2u < c4) { part[ob + select(14u, 10u, fl) * c4 + 2u] = a2_4_2; }
+    if (cg + 3u < c4) { part[ob + select(14u, 10u, fl) * c4 + 3u] = a2_4_3; }
     if (cg + 0u < c4) { part[ob + select(15u, 9u, fl) * c4 + 0u] = a3_0_0; }
     if (cg + 1u < c4) { part[ob + select(15u, 9u, fl) * c4 + 1u] = a3_0_1; }
+    if (cg + 2u < c4) { part[ob + select(15u, 9u, fl) * c4 + 2u] = a3_0_2; }
+    if (cg + 3u < c4) { part[ob + select(15u, 9u, fl) * c4 + 3u] = a3_0_3; }
     if (cg + 0u < c4) { part[ob + select(16u, 8u, fl) * c4 + 0u] = a3_1_0; }
     if (cg + 1u < c4) { part[ob + select(16u, 8u, fl) * c4 + 1u] = a3_1_1; }
+    if (cg + 2u < c4) { part[ob + select(16u, 8u, fl) * c4 + 2u] = a3_1_2; }
+    if (cg + 3u < c4) { part[ob + select(16u, 8u, fl) * c4 + 3u] = a3_1_3; }
     if (cg + 0u < c4) { part[ob + select(17u, 7u, fl) * c4 + 0u] = a3_2_0; }
     if (cg + 1u < c4) { part[ob + select(17u, 7u, fl) * c4 + 1u] = a3_2_1; }
+    if (cg + 2u < c4) { part[ob + select(17u, 7u, fl) * c4 + 2u] = a3_2_2; }
+    if (cg + 3u < c4) { part[ob + select(17u, 7u, fl) * c4 + 3u] = a3_2_3; }
     if (cg + 0u < c4) { part[ob + select(18u, 6u, fl) * c4 + 0u] = a3_3_0; }
     if (cg + 1u < c4) { part[ob + select(18u, 6u, fl) * c4 + 1u] = a3_3_1; }
+    if (cg + 2u < c4) { part[ob + select(18u, 6u, fl) * c4 + 2u] = a3_3_2; }
+    if (cg + 3u < c4) { part[ob + select(18u, 6u, fl) * c4 + 3u] = a3_3_3; }
     if (cg + 0u < c4) { part[ob + select(19u, 5u, fl) * c4 + 0u] = a3_4_0; }
     if (cg + 1u < c4) { part[ob + select(19u, 5u, fl) * c4 + 1u] = a3_4_1; }
+    if (cg + 2u < c4) { part[ob + select(19u, 5u, fl) * c4 + 2u] = a3_4_2; }
+    if (cg + 3u < c4) { part[ob + select(19u, 5u, fl) * c4 + 3u] = a3_4_3; }
     if (cg + 0u < c4) { part[ob + select(20u, 4u, fl) * c4 + 0u] = a4_0_0; }
     if (cg + 1u < c4) { part[ob + select(20u, 4u, fl) * c4 + 1u] = a4_0_1; }
+    if (cg + 2u < c4) { part[ob + select(20u, 4u, fl) * c4 + 2u] = a4_0_2; }
+    if (cg + 3u < c4) { part[ob + select(20u, 4u, fl) * c4 + 3u] = a4_0_3; }
     if (cg + 0u < c4) { part[ob + select(21u, 3u, fl) * c4 + 0u] = a4_1_0; }
     if (cg + 1u < c4) { part[ob + select(21u, 3u, fl) * c4 + 1u] = a4_1_1; }
+    if (cg + 2u < c4) { part[ob + select(21u, 3u, fl) * c4 + 2u] = a4_1_2; }
+    if (cg + 3u < c4) { part[ob + select(21u, 3u, fl) * c4 + 3u] = a4_1_3; }
     if (cg + 0u < c4) { part[ob + select(22u, 2u, fl) * c4 + 0u] = a4_2_0; }
     if (cg + 1u < c4) { part[ob + select(22u, 2u, fl) * c4 + 1u] = a4_2_1; }
+    if (cg + 2u < c4) { part[ob + select(22u, 2u, fl) * c4 + 2u] = a4_2_2; }
+    if (cg + 3u < c4) { part[ob + select(22u, 2u, fl) * c4 + 3u] = a4_2_3; }
     if (cg + 0u < c4) { part[ob + select(23u, 1u, fl) * c4 + 0u] = a4_3_0; }
     if (cg + 1u < c4) { part[ob + select(23u, 1u, fl) * c4 + 1u] = a4_3_1; }
+    if (cg + 2u < c4) { part[ob + select(23u, 1u, fl) * c4 + 2u] = a4_3_2; }
+    if (cg + 3u < c4) { part[ob + select(23u, 1u, fl) * c4 + 3u] = a4_3_3; }
     if (cg + 0u < c4) { part[ob + select(24u, 0u, fl) * c4 + 0u] = a4_4_0; }
     if (cg + 1u < c4) { part[ob + select(24u, 0u, fl) * c4 + 1u] = a4_4_1; }
+    if (cg + 2u < c4) { part[ob + select(24u, 0u, fl) * c4 + 2u] = a4_4_2; }
+    if (cg + 3u < c4) { part[ob + select(24u, 0u, fl) * c4 + 3u] = a4_4_3; }
 }

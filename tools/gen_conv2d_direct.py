@@ -13,8 +13,8 @@ KS = [1, 3, 5]
 # Output pixels per invocation of spread and gather: BH rows x BW columns.
 SPREAD_BLOCK = (4, 4)
 GATHER_BLOCK = (4, 4)
-# vec4 channel groups per invocation of weight, by k.
-WEIGHT_GROUPS = {1: 4, 3: 4, 5: 2}
+# vec4 channel groups per invocation of weight (G).
+WEIGHT_GROUPS = 4
 
 PARAMS = """struct Params {
     total: u32, nbx: u32, nby: u32, rows: u32,
@@ -308,7 +308,7 @@ def main():
             gen_gather(k, bh, bw, body)
             entry(k, body, lines)
     elif kind == "weight":
-        lines.append("// G by k: " + ", ".join(f"k{k}: {WEIGHT_GROUPS[k]}" for k in KS) + ".")
+        lines.append(f"// G = {WEIGHT_GROUPS}.")
         lines.append("@group(0) @binding(0) var<storage, read> m: array<vec4<f32>>;")
         lines.append("@group(0) @binding(1) var<storage, read> s: array<f32>;")
         lines.append("@group(0) @binding(2) var<storage, read_write> part: array<vec4<f32>>;")
@@ -318,7 +318,7 @@ def main():
         lines.append("")
         for k in KS:
             body = []
-            gen_weight(k, WEIGHT_GROUPS[k], body)
+            gen_weight(k, WEIGHT_GROUPS, body)
             entry(k, body, lines, alpha=False)
     else:
         sys.exit(f"unknown kind {kind}")

@@ -37,14 +37,8 @@ pub const KS: [usize; 3] = [1, 3, 5];
 /// Destination pixels per invocation of spread and gather (rows, columns).
 const SPREAD_BLOCK: (usize, usize) = (4, 4);
 const GATHER_BLOCK: (usize, usize) = (4, 4);
-/// vec4s of channels per invocation of weight, by k.
-fn weight_groups(k: usize) -> usize {
-    if k >= 5 {
-        2
-    } else {
-        4
-    }
-}
+/// vec4s of channels per invocation of weight (every k).
+const WEIGHT_GROUPS: usize = 4;
 /// Invocations the weight gradient aims for (16 workgroups), and the fewest
 /// pixels one split sums, so that its partial sums cost little.
 const WEIGHT_TARGET: usize = 1024;
@@ -93,10 +87,10 @@ pub enum Pass {
     BackwardWeight,
 }
 
-/// Whether a direct kernel runs `pass` of `shape` (and is the faster choice
-/// on a CPU driver). `offsets` are the element offsets of the parameter
-/// views the pass reads or writes (W and b, W, or dW).
-pub fn applies(pass: Pass, shape: &Conv2d, offsets: &[usize]) -> bool {
+/// Whether a direct kernel can run `pass` of `shape`. `offsets` are the
+/// element offsets of the parameter views the pass reads or writes (W and
+/// b, W, or dW).
+pub fn supports(pass: Pass, shape: &Conv2d, offsets: &[usize]) -> bool {
     let aligned = offsets.iter().all(|o| o.is_multiple_of(4));
     let (cin, cout) = (shape.cin, shape.cout);
     KS.contains(&shape.k)
@@ -109,6 +103,20 @@ pub fn applies(pass: Pass, shape: &Conv2d, offsets: &[usize]) -> bool {
             Pass::BackwardWeight => {
                 (cin == 1 && cout.is_multiple_of(4)) || (cout == 1 && cin.is_multiple_of(4))
             }
+        }
+}
+
+/// Whether conv2d's subgroup (CPU) variant should run `pass` of `shape`
+/// here: where [`supports`] holds and the direct kernel measured faster on
+/// lavapipe. Left to the GEMM kernels: the 1x1 forward with cout = 1 (one
+/// load per multiply-add either way, conv2d_narrow.wgsl as fast) and the
+/// weight gradient of cin = 1 with k >= 5 (25 taps fill the GEMM's tiles).
+pub fn applies(pass: Pass, shape: &Conv2d, offsets: &[usize]) -> bool {
+    supports(pass, shape, offsets)
+        && match pass {
+            Pass::Forward => shape.cin == 1 || shape.k > 1,
+            Pass::BackwardInput => true,
+            Pass::BackwardWeight => shape.cout == 1 || shape.k <= 3,
         }
 }
 
@@ -144,7 +152,7 @@ pub fn forward(
     act: Activation,
 ) -> Result<Dispatch, GpuError> {
     assert!(
-        applies(Pass::Forward, &shape, &[w.offset, b.offset]),
+        supports(Pass::Forward, &shape, &[w.offset, b.offset]),
         "conv2d_direct forward: unsupported {shape:?} (W at {}, b at {})",
         w.offset,
         b.offset
@@ -193,7 +201,7 @@ pub fn backward_input(
     shape: Conv2d,
 ) -> Result<Dispatch, GpuError> {
     assert!(
-        applies(Pass::BackwardInput, &shape, &[w.offset]),
+        supports(Pass::BackwardInput, &shape, &[w.offset]),
         "conv2d_direct backward_input: unsupported {shape:?} (W at {})",
         w.offset
     );
@@ -229,7 +237,7 @@ pub fn backward_weight(
     shape: Conv2d,
 ) -> Result<Program, GpuError> {
     assert!(
-        applies(Pass::BackwardWeight, &shape, &[dw.offset]),
+        supports(Pass::BackwardWeight, &shape, &[dw.offset]),
         "conv2d_direct backward_weight: unsupported {shape:?}"
     );
     check(x.len >= shape.x_len() && dy.len >= shape.y_len(), &shape);
@@ -260,7 +268,7 @@ pub fn backward_weight(
     let k = shape.k;
     let (len, c4) = (k * k * c, c / 4);
     let rows = shape.batch * mh;
-    let nbx = c4.div_ceil(weight_groups(k));
+    let nbx = c4.div_ceil(WEIGHT_GROUPS);
     let want = WEIGHT_TARGET.div_ceil(nbx).max(1);
     let rs = rows
         .div_ceil(want)
