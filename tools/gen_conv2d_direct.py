@@ -161,8 +161,6 @@ def gen_spread(k, bh, bw, lines):
                 for q in range(k):
                     terms = f"fma(vec4(s{py + r}_{px + q}), w{r}_{q}, {terms})"
             lines.append(ind + f"let a{py}_{px} = {terms};")
-    for py in range(bh):
-        for px in range(bw):
             lines.append(ind + f"if (ok{py}_{px}) {{ o[p.out_off / 4u + (drow{py} + {px}u) * c4 + j] "
                          f"= act(a{py}_{px}, alpha); }}")
     lines.append("    }")
@@ -185,17 +183,18 @@ def gen_gather(k, bh, bw, lines):
     lines.append("        let jj = i32(j);")
     for r in range(k):
         lines.append("        " + " ".join(f"let w{r}_{q} = w[t{r}_{q} + j];" for q in range(k)))
+    # Patch row by row, each row used as soon as it is loaded (fewer live
+    # values around the per-lane load loops: ~7% on lavapipe).
     for r in range(bh + k - 1):
         lines.append("        " + " ".join(
             f"let x{r}_{q} = ldv(vr{r} && vc{q}, mr{r} + {q} * c4 + jj);"
             for q in range(bw + k - 1)))
-    for py in range(bh):
-        for px in range(bw):
-            terms = f"a{py}_{px}"
-            for r in range(k):
+        for py in range(max(0, r - k + 1), min(bh, r + 1)):
+            for px in range(bw):
+                terms = f"a{py}_{px}"
                 for q in range(k):
-                    terms = f"fma(x{py + r}_{px + q}, w{r}_{q}, {terms})"
-            lines.append(f"        a{py}_{px} = {terms};")
+                    terms = f"fma(x{r}_{px + q}, w{r - py}_{q}, {terms})"
+                lines.append(f"        a{py}_{px} = {terms};")
     lines.append("    }")
     lines.append("    var bv = 0.0;")
     lines.append("    if (p.has_bias != 0u) { bv = bias[p.b_off]; }")
