@@ -93,7 +93,10 @@ pub enum Pass {
 pub fn supports(pass: Pass, shape: &Conv2d, offsets: &[usize]) -> bool {
     let aligned = offsets.iter().all(|o| o.is_multiple_of(4));
     let (cin, cout) = (shape.cin, shape.cout);
-    KS.contains(&shape.k)
+    // The kernels index with i32.
+    let small = shape.x_len().max(shape.y_len()) < 1 << 31;
+    small
+        && KS.contains(&shape.k)
         && match pass {
             Pass::Forward => {
                 (cin == 1 && cout.is_multiple_of(4) && aligned)
