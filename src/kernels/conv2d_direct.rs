@@ -58,6 +58,8 @@ struct Params {
     c4: u32,
     org: i32,
     flip: u32,
+    /// The activation code, for the record: the shaders take it as the ACT
+    /// pipeline constant (lavapipe runs every arm of a runtime switch).
     act: u32,
     alpha: f32,
     has_bias: u32,
