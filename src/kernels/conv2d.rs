@@ -18,6 +18,7 @@ use crate::gpu::{
     groups, groups_2d, Binding, Dispatch, Gpu, GpuError, KernelSpec, Program, Tensor, View,
 };
 use crate::kernels::activation::Activation;
+use crate::kernels::conv2d_direct::{self, Pass};
 pub use crate::kernels::matmul::Variant;
 
 /// How the border is treated.
@@ -265,6 +266,11 @@ pub fn forward_variant(
     check_len("forward", "y", y.len, 0, shape.y_len());
     check_len("forward", "W", w.tensor.len, w.offset, shape.w_len());
     check_len("forward", "b", b.tensor.len, b.offset, shape.cout);
+    if variant == Variant::Subgroup
+        && conv2d_direct::applies(Pass::Forward, &shape, &[w.offset, b.offset])
+    {
+        return conv2d_direct::forward(gpu, y, x, w, b, shape, act);
+    }
     let (kind, alpha) = act.code();
     let params = Params {
         m: shape.rows() as u32,
@@ -349,6 +355,13 @@ fn backward_input_impl(
     check_len("backward_input", "dy", dy.len, 0, shape.y_len());
     check_len("backward_input", "dx", dx.len, 0, shape.x_len());
     check_len("backward_input", "W", w.tensor.len, w.offset, shape.w_len());
+    if variant == Variant::Subgroup
+        && conv2d_direct::applies(Pass::BackwardInput, &shape, &[w.offset])
+    {
+        let mut prog = Program::default();
+        prog.push(conv2d_direct::backward_input(gpu, dx, dy, w, shape)?);
+        return Ok(prog);
+    }
     let params = Params {
         m: (shape.batch * shape.h * shape.w) as u32,
         k: (shape.k * shape.k * shape.cout) as u32,
@@ -456,6 +469,11 @@ pub fn backward_weight_variant(
         dw.offset,
         shape.w_len(),
     );
+    if variant == Variant::Subgroup
+        && conv2d_direct::applies(Pass::BackwardWeight, &shape, &[dw.offset])
+    {
+        return conv2d_direct::backward_weight(gpu, dw, dy, x, shape);
+    }
     let (m, k, n) = (shape.k * shape.k * shape.cin, shape.rows(), shape.cout);
     // The reduction over pixels is long and C small: split it until the
     // machine has enough independent tiles, keeping each split long enough

@@ -7,6 +7,7 @@ pub mod activation;
 pub mod analysis;
 pub mod batchnorm;
 pub mod conv2d;
+pub mod conv2d_direct;
 pub mod dropout;
 pub mod gather;
 pub mod loss;
@@ -23,6 +24,7 @@ pub fn all_shaders() -> Vec<(&'static str, &'static str)> {
         analysis::SHADERS,
         batchnorm::SHADERS,
         conv2d::SHADERS,
+        conv2d_direct::SHADERS,
         dropout::SHADERS,
         gather::SHADERS,
         loss::SHADERS,
