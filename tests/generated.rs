@@ -32,6 +32,13 @@ fn generated() -> Vec<(&'static str, Vec<String>, String)> {
             ));
         }
     }
+    for kind in ["spread", "gather", "weight"] {
+        v.push((
+            "tools/gen_conv2d_direct.py",
+            vec![kind.to_string()],
+            format!("shaders/conv2d_direct_{kind}.wgsl"),
+        ));
+    }
     v
 }
 
