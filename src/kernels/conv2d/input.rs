@@ -1,0 +1,138 @@
+//! The input gradient: the transposed convolution of dy with W.
+
+use super::*;
+
+/// dx = conv_transpose(dy, W) (the gradient with respect to x of Σ y⊙dy for
+/// the pre-activation y), overwritten, in one dispatch with the fastest
+/// variant here. [`backward_input_program`] is up to 1.5x faster on the CPU.
+///
+/// # Shapes
+/// dy (batch, oh, ow, cout), W (k, k, cin, cout) from its view's offset,
+/// dx (batch, h, w, cin).
+pub fn backward_input(
+    gpu: &Gpu,
+    dx: &Tensor,
+    dy: &Tensor,
+    w: View,
+    shape: Conv2d,
+) -> Result<Dispatch, GpuError> {
+    let mut prog = backward_input_impl(gpu, dx, dy, w, shape, Variant::best(gpu), false)?;
+    Ok(prog.dispatches.remove(0))
+}
+
+/// [`backward_input`] as a program: where the vec4 subgroup kernel applies it
+/// first copies W with its channel axes swapped into a scratch buffer, so the
+/// GEMM reads W as the forward does (15.5 vs 10.5 GFLOP/s on lavapipe for the
+/// 30x30x112 layer); elsewhere it is the single dispatch of [`backward_input`].
+pub fn backward_input_program(
+    gpu: &Gpu,
+    dx: &Tensor,
+    dy: &Tensor,
+    w: View,
+    shape: Conv2d,
+) -> Result<Program, GpuError> {
+    backward_input_variant(gpu, dx, dy, w, shape, Variant::best(gpu))
+}
+
+/// [`backward_input_program`] with a chosen variant, for tests and benchmarks.
+pub fn backward_input_variant(
+    gpu: &Gpu,
+    dx: &Tensor,
+    dy: &Tensor,
+    w: View,
+    shape: Conv2d,
+    variant: Variant,
+) -> Result<Program, GpuError> {
+    backward_input_impl(gpu, dx, dy, w, shape, variant, true)
+}
+
+/// Builds backward input; `transpose` allows the two-dispatch form.
+fn backward_input_impl(
+    gpu: &Gpu,
+    dx: &Tensor,
+    dy: &Tensor,
+    w: View,
+    shape: Conv2d,
+    variant: Variant,
+    transpose: bool,
+) -> Result<Program, GpuError> {
+    shape.check();
+    check_len("backward_input", "dy", dy.len, 0, shape.y_len());
+    check_len("backward_input", "dx", dx.len, 0, shape.x_len());
+    check_len("backward_input", "W", w.tensor.len, w.offset, shape.w_len());
+    if variant == Variant::Subgroup
+        && conv2d_direct::applies(Pass::BackwardInput, &shape, &[w.offset])
+    {
+        let mut prog = Program::default();
+        prog.push(conv2d_direct::backward_input(gpu, dx, dy, w, shape)?);
+        return Ok(prog);
+    }
+    let params = Params {
+        m: (shape.batch * shape.h * shape.w) as u32,
+        k: (shape.k * shape.k * shape.cout) as u32,
+        n: shape.cin as u32,
+        w_off: w.offset as u32,
+        sh: shape.out_h() as u32,
+        sw: shape.out_w() as u32,
+        sc: shape.cout as u32,
+        dh: shape.h as u32,
+        dw: shape.w as u32,
+        // dx[y] collects dy[y − ky + pad]: the flipped kernel.
+        sgn: -1,
+        off: shape.pad() as i32,
+        ..common(shape)
+    };
+    let aligned =
+        shape.cin.is_multiple_of(4) && shape.cout.is_multiple_of(4) && w.offset.is_multiple_of(4);
+    let mut prog = Program::default();
+    if transpose && variant == Variant::Subgroup && aligned {
+        // The vec4 kernel runs fastest on the forward's B layout: transpose
+        // W's channel axes into a scratch copy first (~0.1 % of the work),
+        // then run PASS 0 on it (no bias: binding 2 is never read).
+        let wt = gpu.zeros("conv2d backward_input W transposed", shape.w_len())?;
+        prog.push(transpose_w(gpu, &wt, w, shape)?);
+        let params = Params { w_off: 0, ..params };
+        prog.push(gemm(gpu, params, [dy, &wt, &wt, dx], 0, aligned, variant)?);
+        return Ok(prog);
+    }
+    // No bias: W's tensor stands in for binding 2, which is never read.
+    prog.push(gemm(
+        gpu,
+        params,
+        [dy, w.tensor, w.tensor, dx],
+        1,
+        aligned,
+        variant,
+    )?);
+    Ok(prog)
+}
+
+/// wt (k, k, cout, cin) = W (k, k, cin, cout) with its channel axes swapped.
+fn transpose_w(gpu: &Gpu, wt: &Tensor, w: View, shape: Conv2d) -> Result<Dispatch, GpuError> {
+    let spec = KernelSpec::new(
+        "conv2d_transpose_w",
+        TRANSPOSE_WGSL,
+        &[Binding::ReadOnly, Binding::ReadWrite, Binding::Uniform],
+    );
+    let kernel = gpu.kernel(&spec)?;
+    let params = gpu.uniform(
+        "conv2d transpose_w params",
+        &TransposeParams {
+            len: shape.w_len() as u32,
+            cin: shape.cin as u32,
+            cout: shape.cout as u32,
+            w_off: w.offset as u32,
+        },
+    );
+    // The bind group keeps `wt` alive after the caller drops its handle.
+    let group = kernel.bind(
+        gpu,
+        &[w.tensor.binding(), wt.binding(), params.as_entire_binding()],
+    );
+    Ok(Dispatch {
+        kernel,
+        group,
+        workgroups: groups_2d(groups(shape.w_len(), 64)),
+        params: Some(params),
+    })
+}
