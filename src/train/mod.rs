@@ -21,7 +21,7 @@ use rand::{rngs::StdRng, SeedableRng};
 
 use crate::data::gpu::GpuDataset;
 use crate::data::Dataset;
-use crate::gpu::{Gpu, GpuError, Readback, StepInfo};
+use crate::gpu::{Gpu, GpuError, Program, Readback, StepInfo};
 use crate::nn::params::ParamLayout;
 use crate::nn::ModelSpec;
 pub use plan::{
@@ -107,6 +107,13 @@ impl<'g> Trainer<'g> {
             anyhow::bail!("the dataset has no training or no test images");
         }
         let plan = StepPlan::build(gpu, &model, &data, batch)?;
+        // Compile every pipeline now, several at a time, rather than one
+        // after another inside the first step (see `Gpu::precompile`).
+        gpu.precompile(&Program::kernels(&[
+            &plan.train,
+            &plan.eval,
+            &plan.check_params,
+        ]));
         // Whole batches only (the last partial batch is dropped; shuffling
         // changes which samples that is every epoch), unless the set is
         // smaller than one batch.
