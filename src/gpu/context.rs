@@ -279,7 +279,7 @@ impl Gpu {
         let yes = |b: bool| if b { "yes" } else { "no" };
         format!(
             "adapter:        {}\nbackend:        {:?}\ndevice type:    {}\ndriver:         {} ({})\nvendor/device:  {:#06x}/{:#06x}\n\
-             kernel variant: {}\nsubgroups:      {} (sizes {}..{})\ntimestamps:     {}\n\
+             kernel variant: {}\nsubgroups:      {} (sizes {}..{})\ntimestamps:     {}\npipelines:      {}\n\
              limits:\n  max_storage_buffer_binding_size: {} MiB\n  max_buffer_size:                 {} MiB\n  \
              max_compute_workgroup_size_x:    {}\n  max_compute_invocations_per_workgroup: {}\n  \
              max_compute_workgroups_per_dimension: {}\n  max_compute_workgroup_storage_size: {} KiB\n  \
@@ -303,6 +303,7 @@ impl Gpu {
             i.subgroup_min_size,
             i.subgroup_max_size,
             yes(self.features.contains(wgpu::Features::TIMESTAMP_QUERY)),
+            self.describe_compiling(),
             l.max_storage_buffer_binding_size / (1 << 20),
             l.max_buffer_size / (1 << 20),
             l.max_compute_workgroup_size_x,

@@ -51,13 +51,21 @@ const STAND_IN_BYTES: u64 = 4096;
 /// Most threads `DAE_COMPILE_THREADS` may ask for.
 const MAX_THREADS: usize = 64;
 
+/// Threads by default at most: a plan has under ten slow pipelines, and
+/// each helper's lavapipe device starts a pool of threads per core.
+const DEFAULT_MAX_THREADS: usize = 8;
+
 /// `DAE_COMPILE_THREADS` (0 compiles lazily, at first dispatch), else the
-/// machine's cores.
+/// machine's cores, at most [`DEFAULT_MAX_THREADS`].
 pub(super) fn default_threads() -> usize {
     std::env::var("DAE_COMPILE_THREADS")
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(DEFAULT_MAX_THREADS)
+        })
         .min(MAX_THREADS)
 }
 
@@ -73,6 +81,19 @@ impl Gpu {
     /// machine's cores; 0 leaves compiling to the first dispatch.
     pub fn compile_threads(&self) -> usize {
         self.compile_threads.load(Ordering::Relaxed)
+    }
+
+    /// How pipelines get compiled, for `dae info`.
+    pub fn describe_compiling(&self) -> String {
+        match (self.compiles_at_first_dispatch(), self.compile_threads()) {
+            (false, _) => "compiled when created".into(),
+            (true, 0) => "compiled at first dispatch (DAE_COMPILE_THREADS=0)".into(),
+            (true, n) => format!(
+                "compiled at first dispatch; precompiled before a run's first step on {n} \
+                 thread{} (DAE_COMPILE_THREADS)",
+                if n == 1 { "" } else { "s" }
+            ),
+        }
     }
 
     pub fn set_compile_threads(&self, threads: usize) {
