@@ -9,6 +9,7 @@
 mod buffers;
 mod context;
 mod kernel;
+mod mesa_cache;
 mod precompile;
 
 pub use buffers::{Readback, Tensor, View, STEP_STRIDE};

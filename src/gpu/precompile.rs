@@ -14,7 +14,10 @@
 //!   ([`Gpu::open_matching`]), builds the same kernel there and compiles it the
 //!   same way. llvmpipe writes the machine code to Mesa's on-disk shader
 //!   cache, keyed by the shader, so this device's first dispatch of that
-//!   pipeline loads it (a few ms) instead of compiling it again.
+//!   pipeline loads it (a few ms) instead of compiling it again. A helper
+//!   opens its device only once the calling thread has gone 25 ms without
+//!   finishing a pipeline: with a warm cache it loads them all sooner than a
+//!   device opens, so a warm start costs nothing extra.
 //!
 //! The code that runs is the same either way, so results are bit-identical
 //! to compiling lazily. The longest sources go first and each thread takes
@@ -23,11 +26,11 @@
 //! hand their work over, so only the calling thread compiles. A pipeline
 //! whose precompile fails simply compiles at its first dispatch, as before.
 
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Instant;
 
+use super::mesa_cache::disk_cache_usable;
 use super::{Gpu, GpuError, Kernel};
 
 /// What one [`Gpu::precompile`] did.
@@ -37,7 +40,7 @@ pub struct Precompiled {
     pub pipelines: usize,
     /// Of those, compiled by helper devices.
     pub by_helpers: usize,
-    /// Helper devices that opened.
+    /// Helper devices that took pipelines.
     pub helpers: usize,
     /// Pipelines whose precompile failed; they compile at first dispatch.
     pub failed: usize,
@@ -47,6 +50,10 @@ pub struct Precompiled {
 /// Bytes of each stand-in buffer a zero-workgroup dispatch binds: more than
 /// any kernel's params struct (the only fixed-size bindings).
 const STAND_IN_BYTES: u64 = 4096;
+
+/// How long helpers watch the calling thread before they open a device;
+/// see `Shared::needs_help`.
+const PATIENCE: std::time::Duration = std::time::Duration::from_millis(25);
 
 /// Most threads `DAE_COMPILE_THREADS` may ask for.
 const MAX_THREADS: usize = 64;
@@ -209,6 +216,8 @@ struct Tally {
     report: Precompiled,
     /// Helper threads not ended yet.
     alive: usize,
+    /// Pipelines the calling thread finished.
+    here: usize,
 }
 
 impl Shared {
@@ -232,7 +241,31 @@ impl Shared {
         } else {
             t.report.failed += 1;
         }
+        t.here += 1;
         self.changed.notify_all();
+    }
+
+    /// Whether a helper should open a device: false once every pipeline is
+    /// taken, true as soon as the calling thread has finished none for
+    /// [`PATIENCE`]. With a warm cache it loads one pipeline every few ms and
+    /// is done before a device could open (60-100 ms of CPU); compiling, it
+    /// spends 0.03-5 s on each, so the helpers start within [`PATIENCE`].
+    fn needs_help(&self) -> bool {
+        let mut t = self.lock();
+        loop {
+            if self.exhausted() {
+                return false;
+            }
+            let before = t.here;
+            t = self
+                .changed
+                .wait_timeout_while(t, PATIENCE, |t| t.here == before && !self.exhausted())
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+            if t.here == before && !self.exhausted() {
+                return true;
+            }
+        }
     }
 }
 
@@ -266,7 +299,7 @@ fn helper(shared: &Shared, info: &wgpu::AdapterInfo) {
         taken: 0,
         ok: 0,
     };
-    if shared.exhausted() {
+    if !shared.needs_help() {
         return;
     }
     let Ok(gpu) = Gpu::open_matching(info) else {
@@ -331,42 +364,4 @@ fn compile(gpu: &Gpu, k: &Kernel) -> Result<(), GpuError> {
         });
     }
     gpu.wait()
-}
-
-/// Whether Mesa can keep what a helper device compiles for this one: its
-/// disk cache is on and its folder (or the nearest existing parent, which
-/// Mesa creates it under) is writable.
-fn disk_cache_usable() -> bool {
-    let env = |v: &str| std::env::var_os(v).filter(|s| !s.is_empty());
-    let on = |v: &str| {
-        env(v).is_some_and(|s| {
-            matches!(
-                s.to_string_lossy().to_ascii_lowercase().as_str(),
-                "1" | "true" | "y" | "yes"
-            )
-        })
-    };
-    if on("MESA_SHADER_CACHE_DISABLE") || on("MESA_GLSL_CACHE_DISABLE") {
-        return false;
-    }
-    let dir = env("MESA_SHADER_CACHE_DIR")
-        .or_else(|| env("MESA_GLSL_CACHE_DIR"))
-        .map(PathBuf::from)
-        .or_else(|| env("XDG_CACHE_HOME").map(PathBuf::from))
-        .or_else(|| env("HOME").map(|h| Path::new(&h).join(".cache")));
-    let Some(dir) = dir else { return false };
-    dir.ancestors().find(|p| p.is_dir()).is_some_and(writable)
-}
-
-#[cfg(unix)]
-fn writable(dir: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    std::ffi::CString::new(dir.as_os_str().as_bytes())
-        // SAFETY: a valid NUL-terminated path; access(2) only reads it.
-        .is_ok_and(|c| unsafe { libc::access(c.as_ptr(), libc::W_OK) } == 0)
-}
-
-#[cfg(not(unix))]
-fn writable(_dir: &Path) -> bool {
-    true
 }
