@@ -1,6 +1,7 @@
 //! Adapter and device selection.
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 
 use super::kernel::{Kernel, KernelSpec};
@@ -47,6 +48,8 @@ pub struct Gpu {
     pub features: wgpu::Features,
     pub(super) kernels: Mutex<HashMap<String, Arc<Kernel>>>,
     pub(super) step_layout: wgpu::BindGroupLayout,
+    /// Threads [`Gpu::precompile`] uses; see [`Gpu::set_compile_threads`].
+    pub(super) compile_threads: AtomicUsize,
 }
 
 impl Gpu {
@@ -61,9 +64,7 @@ impl Gpu {
 
     async fn new_async() -> Result<Gpu, GpuError> {
         let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::PRIMARY);
-        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
-        desc.backends = backends;
-        let instance = wgpu::Instance::new(desc);
+        let instance = instance(backends);
         let adapter = match std::env::var("WGPU_ADAPTER_NAME") {
             Ok(wanted) if !wanted.is_empty() => {
                 let adapters = instance.enumerate_adapters(backends).await;
@@ -106,6 +107,53 @@ impl Gpu {
                     backends: format!("{backends:?}"),
                 })?,
         };
+        Self::open(adapter).await
+    }
+
+    /// A second device on this one's adapter, opened the same way; see
+    /// [`Gpu::open_matching`].
+    pub fn open_like(&self) -> Result<Gpu, GpuError> {
+        Self::open_matching(&self.info)
+    }
+
+    /// A device on the adapter `info` describes (same backend, name, vendor,
+    /// device and driver), opened as [`Gpu::new`] opens one: same features,
+    /// limits and step layout, so the same [`KernelSpec`] builds the same
+    /// pipeline. For [`Gpu::precompile`]'s helper threads.
+    pub fn open_matching(want: &wgpu::AdapterInfo) -> Result<Gpu, GpuError> {
+        quiet_device_select();
+        let instance = instance(wgpu::Backends::from(want.backend));
+        let adapters = pollster::block_on(instance.enumerate_adapters(want.backend.into()));
+        let same = |i: &wgpu::AdapterInfo| {
+            (
+                &i.name,
+                i.vendor,
+                i.device,
+                &i.driver,
+                &i.driver_info,
+                i.device_type,
+            ) == (
+                &want.name,
+                want.vendor,
+                want.device,
+                &want.driver,
+                &want.driver_info,
+                want.device_type,
+            )
+        };
+        let adapter = adapters
+            .into_iter()
+            .find(|a| same(&a.get_info()))
+            .ok_or_else(|| GpuError::NoMatchingAdapter {
+                wanted: want.name.clone(),
+                available: "none with the same driver".into(),
+            })?;
+        pollster::block_on(Self::open(adapter))
+    }
+
+    /// Opens a device with the adapter's own limits so large datasets fit,
+    /// and the optional features dae uses where the adapter has them.
+    async fn open(adapter: wgpu::Adapter) -> Result<Gpu, GpuError> {
         let info = adapter.get_info();
         let wanted_features = wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY;
         let features = adapter.features() & wanted_features;
@@ -148,6 +196,7 @@ impl Gpu {
             features,
             kernels: Mutex::new(HashMap::new()),
             step_layout,
+            compile_threads: AtomicUsize::new(super::precompile::default_threads()),
         })
     }
 
@@ -197,11 +246,15 @@ impl Gpu {
             return Ok(k.clone());
         }
         let k = Arc::new(Kernel::build(self, spec)?);
-        self.kernels
+        // Another thread may have built the same kernel meanwhile: keep the
+        // first, so one pipeline serves both (and is compiled once).
+        Ok(self
+            .kernels
             .lock()
             .expect("kernel cache poisoned")
-            .insert(key, k.clone());
-        Ok(k)
+            .entry(key)
+            .or_insert(k)
+            .clone())
     }
 
     /// Blocks until all submitted work is done.
@@ -226,7 +279,7 @@ impl Gpu {
         let yes = |b: bool| if b { "yes" } else { "no" };
         format!(
             "adapter:        {}\nbackend:        {:?}\ndevice type:    {}\ndriver:         {} ({})\nvendor/device:  {:#06x}/{:#06x}\n\
-             kernel variant: {}\nsubgroups:      {} (sizes {}..{})\ntimestamps:     {}\n\
+             kernel variant: {}\nsubgroups:      {} (sizes {}..{})\ntimestamps:     {}\npipelines:      {}\n\
              limits:\n  max_storage_buffer_binding_size: {} MiB\n  max_buffer_size:                 {} MiB\n  \
              max_compute_workgroup_size_x:    {}\n  max_compute_invocations_per_workgroup: {}\n  \
              max_compute_workgroups_per_dimension: {}\n  max_compute_workgroup_storage_size: {} KiB\n  \
@@ -250,6 +303,7 @@ impl Gpu {
             i.subgroup_min_size,
             i.subgroup_max_size,
             yes(self.features.contains(wgpu::Features::TIMESTAMP_QUERY)),
+            self.describe_compiling(),
             l.max_storage_buffer_binding_size / (1 << 20),
             l.max_buffer_size / (1 << 20),
             l.max_compute_workgroup_size_x,
@@ -260,6 +314,12 @@ impl Gpu {
             l.min_uniform_buffer_offset_alignment,
         )
     }
+}
+
+fn instance(backends: wgpu::Backends) -> wgpu::Instance {
+    let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+    desc.backends = backends;
+    wgpu::Instance::new(desc)
 }
 
 /// Mesa's implicit `VK_LAYER_MESA_device_select` layer orders GPUs by the

@@ -1,6 +1,8 @@
 //! Compute pipelines with explicit layouts, and pre-built dispatch records.
 
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use super::{Gpu, GpuError, StepInfo, STEP_STRIDE};
 
@@ -78,6 +80,10 @@ pub struct Kernel {
     pub layout: wgpu::BindGroupLayout,
     pub uses_step: bool,
     bindings: Vec<Binding>,
+    spec: KernelSpec,
+    /// Set once the driver has compiled the pipeline (see
+    /// [`Gpu::precompile`]), so a later plan does not compile it again.
+    compiled: AtomicBool,
 }
 
 impl Kernel {
@@ -151,7 +157,27 @@ impl Kernel {
             layout,
             uses_step: spec.uses_step,
             bindings: spec.bindings.clone(),
+            spec: spec.clone(),
+            compiled: AtomicBool::new(false),
         })
+    }
+
+    /// What the kernel was built from.
+    pub fn spec(&self) -> &KernelSpec {
+        &self.spec
+    }
+
+    pub fn bindings(&self) -> &[Binding] {
+        &self.bindings
+    }
+
+    /// Whether [`Gpu::precompile`] has had the driver compile it.
+    pub fn is_compiled(&self) -> bool {
+        self.compiled.load(Ordering::Acquire)
+    }
+
+    pub(super) fn mark_compiled(&self) {
+        self.compiled.store(true, Ordering::Release);
     }
 
     /// Binds buffers to group 0 in declaration order.
@@ -182,7 +208,7 @@ impl Kernel {
 /// One pre-built dispatch: a pipeline, its bound buffers and its grid. The
 /// uniform params buffer it binds is kept alive here.
 pub struct Dispatch {
-    pub kernel: std::sync::Arc<Kernel>,
+    pub kernel: Arc<Kernel>,
     pub group: wgpu::BindGroup,
     pub workgroups: [u32; 3],
     pub params: Option<wgpu::Buffer>,
@@ -214,6 +240,17 @@ impl Program {
 
     pub fn extend(&mut self, other: Program) {
         self.dispatches.extend(other.dispatches);
+    }
+
+    /// The distinct kernels of `programs`, each once, in order of first use.
+    pub fn kernels(programs: &[&Program]) -> Vec<Arc<Kernel>> {
+        let mut seen = std::collections::HashSet::new();
+        programs
+            .iter()
+            .flat_map(|p| &p.dispatches)
+            .filter(|d| seen.insert(Arc::as_ptr(&d.kernel)))
+            .map(|d| d.kernel.clone())
+            .collect()
     }
 
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>, step: Option<(&wgpu::BindGroup, u32)>) {

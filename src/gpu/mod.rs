@@ -9,10 +9,13 @@
 mod buffers;
 mod context;
 mod kernel;
+mod mesa_cache;
+mod precompile;
 
 pub use buffers::{Readback, Tensor, View, STEP_STRIDE};
 pub use context::{Gpu, GpuError};
 pub use kernel::{step_offset, Binding, Dispatch, Kernel, KernelSpec, Program};
+pub use precompile::Precompiled;
 
 /// Values that change from one training step to the next. The scheduler writes
 /// one per step into the step buffer (256-byte stride, read with a dynamic

@@ -21,7 +21,7 @@ use rand::{rngs::StdRng, SeedableRng};
 
 use crate::data::gpu::GpuDataset;
 use crate::data::Dataset;
-use crate::gpu::{Gpu, GpuError, Readback, StepInfo};
+use crate::gpu::{Gpu, GpuError, Precompiled, Program, Readback, StepInfo};
 use crate::nn::params::ParamLayout;
 use crate::nn::ModelSpec;
 pub use plan::{
@@ -59,6 +59,8 @@ pub struct Trainer<'g> {
     /// Optimizer steps taken so far (Adam's t before this step).
     pub global_step: u32,
     pub steps_per_submit: usize,
+    /// What building it compiled ahead of the first step.
+    pub precompiled: Precompiled,
     readback: Readback,
 }
 
@@ -107,6 +109,10 @@ impl<'g> Trainer<'g> {
             anyhow::bail!("the dataset has no training or no test images");
         }
         let plan = StepPlan::build(gpu, &model, &data, batch)?;
+        // Compile every pipeline now, several at a time, rather than one
+        // after another inside the first step (see `Gpu::precompile`).
+        let kernels = Program::kernels(&[&plan.train, &plan.eval, &plan.check_params]);
+        let precompiled = gpu.precompile(&kernels);
         // Whole batches only (the last partial batch is dropped; shuffling
         // changes which samples that is every epoch), unless the set is
         // smaller than one batch.
@@ -127,6 +133,7 @@ impl<'g> Trainer<'g> {
             seed,
             global_step: 0,
             steps_per_submit: 16,
+            precompiled,
             readback,
         })
     }

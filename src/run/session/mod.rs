@@ -316,6 +316,18 @@ fn print_header(gpu: &Gpu, o: &TrainOptions, spec: &ModelSpec, trainer: &Trainer
         trainer.train_steps,
         spec.noise
     );
+    // A first run on a machine compiles its shaders (seconds on lavapipe);
+    // say where the wait went.
+    let c = &trainer.precompiled;
+    if c.seconds >= 1.0 {
+        println!(
+            "compiled {} GPU pipelines in {:.1}s on {} thread{} (cached for later runs)",
+            c.pipelines,
+            c.seconds,
+            c.helpers + 1,
+            if c.helpers == 0 { "" } else { "s" }
+        );
+    }
 }
 
 fn print_epoch(spec: &ModelSpec, m: &EpochMetrics) {
