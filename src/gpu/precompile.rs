@@ -182,7 +182,6 @@ impl Gpu {
                     if ok {
                         k.mark_compiled();
                     }
-
                     shared.finish(ok);
                 }
             }
