@@ -4,35 +4,13 @@
 
 mod common;
 
+use common::conv::*;
 use common::*;
-use dae::gpu::{Gpu, Program, StepInfo};
+use dae::gpu::{Gpu, Program};
 use dae::kernels::activation::Activation;
 use dae::kernels::conv2d::{self, Conv2d, Padding, Variant};
 use dae::kernels::conv2d_direct::{self, Pass};
 use dae::reference;
-
-/// Where W and b sit in the fake parameter buffer (as in tests/conv2d.rs).
-const W_OFF: usize = 64;
-
-fn conv(
-    batch: usize,
-    h: usize,
-    w: usize,
-    cin: usize,
-    cout: usize,
-    k: usize,
-    padding: Padding,
-) -> Conv2d {
-    Conv2d {
-        batch,
-        h,
-        w,
-        cin,
-        cout,
-        k,
-        padding,
-    }
-}
 
 /// Layers with cin = 1: batch 1 and 3, sizes that are no multiple of the
 /// 4x4 blocks, k 1, 3 and 5, both paddings, channel counts that are and are
@@ -62,45 +40,6 @@ fn cout1_shapes() -> Vec<Conv2d> {
         conv(3, 10, 9, 32, 1, 3, Same),
         conv(1, 2, 3, 20, 1, 3, Same),
     ]
-}
-
-const ACTS: [Activation; 4] = [
-    Activation::Identity,
-    Activation::Relu,
-    Activation::LeakyRelu(0.1),
-    Activation::Sigmoid,
-];
-
-/// A parameter buffer holding `w` at W_OFF and `b` at the next multiple of
-/// 64, with 7.0 everywhere else; returns it and b's offset.
-fn params_buffer(w: &[f32], b: &[f32]) -> (Vec<f32>, usize) {
-    let b_off = (W_OFF + w.len()).next_multiple_of(64);
-    let mut p = vec![7.0; b_off + b.len() + 5];
-    p[W_OFF..W_OFF + w.len()].copy_from_slice(w);
-    p[b_off..b_off + b.len()].copy_from_slice(b);
-    (p, b_off)
-}
-
-fn abs(v: &[f32]) -> Vec<f32> {
-    v.iter().map(|x| x.abs()).collect()
-}
-
-/// The tolerance of tests/conv2d.rs: 1e-6 + 1e-5 of the same pass run on
-/// |inputs| (an f32 sum in any order stays far inside it, an indexing
-/// mistake far outside).
-fn assert_scaled(what: &str, got: &[f32], want: &[f32], scale: &[f32]) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    for (i, ((&g, &w), &s)) in got.iter().zip(want).zip(scale).enumerate() {
-        let tol = 1e-6 + 1e-5 * s;
-        assert!(
-            (g - w).abs() <= tol,
-            "{what}: index {i}: got {g}, want {w} (tol {tol})"
-        );
-    }
-}
-
-fn run(gpu: &Gpu, prog: Program) {
-    prog.run(gpu, &StepInfo::default()).unwrap();
 }
 
 /// Through conv2d's subgroup variant when the adapter has it (which must

@@ -1,6 +1,8 @@
 //! Shared test helpers: one GPU per test binary, seeded inputs, tolerances.
 #![allow(dead_code)]
 
+pub mod conv;
+
 use std::sync::OnceLock;
 
 use dae::gpu::Gpu;
