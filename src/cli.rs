@@ -93,6 +93,49 @@ pub fn info() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `dae check`: the table, then a non-zero exit if any row failed.
+pub fn check(opts: dae::check::Options, failures_only: bool) -> anyhow::Result<()> {
+    let gpu = open_gpu()?;
+    println!(
+        "checking every kernel against the CPU reference on {} ({:?}, {})",
+        gpu.info.name, gpu.info.backend, gpu.info.driver_info
+    );
+    let report = dae::check::run(&gpu, &opts);
+    let shown = dae::check::Report {
+        rows: report
+            .rows
+            .iter()
+            .filter(|r| !failures_only || !r.pass)
+            .cloned()
+            .collect(),
+        seconds: report.seconds,
+    };
+    print!("{}", shown.table());
+    let failed = report.failures();
+    println!(
+        "{} rows, {} failed, {:.1} s",
+        report.rows.len(),
+        failed,
+        report.seconds
+    );
+    if report.rows.is_empty() {
+        anyhow::bail!(
+            "no kernel matched --only {:?}",
+            opts.only.unwrap_or_default()
+        );
+    }
+    if failed > 0 {
+        anyhow::bail!(
+            "{failed} kernel checks failed on {}: this adapter or its driver computes them wrongly.\n  \
+             fix: update the GPU driver; to train anyway, force the other kernel family with DAE_KERNELS=tiled or \
+             DAE_KERNELS=subgroup if only one family failed; please report the failing rows with `dae info` \
+             (see README, \"Running on your GPU\")",
+            gpu.info.name
+        );
+    }
+    Ok(())
+}
+
 pub fn summary(preset: &str) -> anyhow::Result<()> {
     let spec = presets::preset(preset).map_err(anyhow::Error::msg)?;
     let resolved = spec.resolve(10).map_err(anyhow::Error::msg)?;

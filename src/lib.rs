@@ -7,6 +7,7 @@
 //! benchmarks.
 
 pub mod bench;
+pub mod check;
 pub mod data;
 pub mod experiment;
 pub mod gpu;

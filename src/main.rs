@@ -52,6 +52,21 @@ enum Command {
     /// Run a whole study of EXPERIMENTS.md: trainings, tables, figures and
     /// report.md.
     Experiment(cli::ExperimentArgs),
+    /// Check every kernel this adapter runs (each pass of every variant)
+    /// against the CPU reference, on the presets' shapes and ragged ones;
+    /// exits non-zero on any failure.
+    Check {
+        /// Only kernels whose name contains this (e.g. matmul, conv2d, adam).
+        #[arg(long)]
+        only: Option<String>,
+        /// The presets' layers at their full batch size (slow: the CPU
+        /// reference runs every product).
+        #[arg(long)]
+        full: bool,
+        /// Print failing rows only.
+        #[arg(long)]
+        failures: bool,
+    },
     /// Time the kernels and one full training step on this adapter, or
     /// (--compare) a warm training epoch of each preset.
     Bench(cli::BenchArgs),
@@ -78,6 +93,11 @@ fn main() -> ExitCode {
             test_limit,
         ),
         Command::Bench(args) => cli::bench(args),
+        Command::Check {
+            only,
+            full,
+            failures,
+        } => cli::check(dae::check::Options { only, full }, failures),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,6 +5,8 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 
 use super::kernel::{Kernel, KernelSpec};
+use crate::kernels::choice::Family;
+use crate::kernels::matmul::Variant;
 
 /// Errors from setting up or using the GPU, each with the fix in its message.
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +39,9 @@ pub enum GpuError {
     Readback(String),
     #[error("shader {name} failed to compile: {message}")]
     Shader { name: String, message: String },
+    /// `DAE_KERNELS` is malformed or asks for a family this adapter lacks.
+    #[error("{0}")]
+    Kernels(String),
 }
 
 /// The device, its queue, what the adapter is and the pipeline cache.
@@ -50,6 +55,10 @@ pub struct Gpu {
     pub(super) step_layout: wgpu::BindGroupLayout,
     /// Threads [`Gpu::precompile`] uses; see [`Gpu::set_compile_threads`].
     pub(super) compile_threads: AtomicUsize,
+    /// `DAE_KERNELS`, read when the device opened.
+    pub(super) family: Family,
+    /// Tuned variants by [`Op::key`](crate::kernels::choice::Op::key).
+    pub(super) tuned: Mutex<HashMap<String, Variant>>,
 }
 
 impl Gpu {
@@ -155,6 +164,7 @@ impl Gpu {
     /// and the optional features dae uses where the adapter has them.
     async fn open(adapter: wgpu::Adapter) -> Result<Gpu, GpuError> {
         let info = adapter.get_info();
+        let family = Family::from_env().map_err(GpuError::Kernels)?;
         let wanted_features = wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY;
         let features = adapter.features() & wanted_features;
         let limits = adapter.limits();
@@ -197,6 +207,17 @@ impl Gpu {
             kernels: Mutex::new(HashMap::new()),
             step_layout,
             compile_threads: AtomicUsize::new(super::precompile::default_threads()),
+            family,
+            tuned: Mutex::new(HashMap::new()),
+        })
+        .and_then(|gpu| {
+            if family == Family::Subgroup && !Variant::Subgroup.supported(&gpu) {
+                return Err(GpuError::Kernels(format!(
+                    "DAE_KERNELS=subgroup, but adapter {:?} has no subgroups of exactly 4, 8 or 16 lanes (it reports {}..{}).\n  fix: set DAE_KERNELS=auto or tiled",
+                    gpu.info.name, gpu.info.subgroup_min_size, gpu.info.subgroup_max_size
+                )));
+            }
+            Ok(gpu)
         })
     }
 
@@ -204,6 +225,42 @@ impl Gpu {
     /// register-blocked kernels without workgroup memory are fastest.
     pub fn is_cpu(&self) -> bool {
         self.info.device_type == wgpu::DeviceType::Cpu
+    }
+
+    /// The kernel family `DAE_KERNELS` forced (auto when unset).
+    pub fn kernel_family(&self) -> Family {
+        self.family
+    }
+
+    /// The tuned variant for a pass key, if one was set.
+    pub fn tuned(&self, key: &str) -> Option<Variant> {
+        self.tuned
+            .lock()
+            .expect("tuning poisoned")
+            .get(key)
+            .copied()
+    }
+
+    /// Makes `variant` the choice for the pass `key` (see
+    /// [`crate::tune`]); launchers built afterwards use it.
+    pub fn set_tuned(&self, key: &str, variant: Variant) {
+        self.tuned
+            .lock()
+            .expect("tuning poisoned")
+            .insert(key.to_string(), variant);
+    }
+
+    /// Every tuned choice, sorted by key.
+    pub fn tuned_choices(&self) -> Vec<(String, Variant)> {
+        let mut v: Vec<_> = self
+            .tuned
+            .lock()
+            .expect("tuning poisoned")
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        v.sort();
+        v
     }
 
     pub fn has_subgroups(&self) -> bool {

@@ -62,7 +62,7 @@ impl Matmul {
 }
 
 /// The kernel behind [`matmul`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Variant {
     /// Register-blocked: each invocation holds 32 rows × 4 columns of C in
     /// named vec4 registers; each lane of an S-wide subgroup loads 32 / S of
@@ -197,7 +197,8 @@ pub fn matmul(
     bias: Option<View>,
     shape: Matmul,
 ) -> Result<Dispatch, GpuError> {
-    matmul_variant(gpu, c, a, b, bias, shape, Variant::best(gpu))
+    let variant = Variant::choose(gpu, crate::kernels::choice::Op::Matmul(shape));
+    matmul_variant(gpu, c, a, b, bias, shape, variant)
 }
 
 /// [`matmul`] with a chosen variant, for tests and benchmarks. Asking for

@@ -6,6 +6,7 @@
 pub mod activation;
 pub mod analysis;
 pub mod batchnorm;
+pub mod choice;
 pub mod conv2d;
 pub mod conv2d_direct;
 pub mod dropout;

@@ -16,7 +16,15 @@ pub fn backward_input(
     w: View,
     shape: Conv2d,
 ) -> Result<Dispatch, GpuError> {
-    let mut prog = backward_input_impl(gpu, dx, dy, w, shape, Variant::best(gpu), false)?;
+    let mut prog = backward_input_impl(
+        gpu,
+        dx,
+        dy,
+        w,
+        shape,
+        Variant::choose(gpu, crate::kernels::choice::Op::ConvInput(shape)),
+        false,
+    )?;
     Ok(prog.dispatches.remove(0))
 }
 
@@ -31,7 +39,14 @@ pub fn backward_input_program(
     w: View,
     shape: Conv2d,
 ) -> Result<Program, GpuError> {
-    backward_input_variant(gpu, dx, dy, w, shape, Variant::best(gpu))
+    backward_input_variant(
+        gpu,
+        dx,
+        dy,
+        w,
+        shape,
+        Variant::choose(gpu, crate::kernels::choice::Op::ConvInput(shape)),
+    )
 }
 
 /// [`backward_input_program`] with a chosen variant, for tests and benchmarks.

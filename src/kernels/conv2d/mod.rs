@@ -251,7 +251,8 @@ pub fn forward(
     shape: Conv2d,
     act: Activation,
 ) -> Result<Dispatch, GpuError> {
-    forward_variant(gpu, y, x, w, b, shape, act, Variant::best(gpu))
+    let variant = Variant::choose(gpu, crate::kernels::choice::Op::ConvForward(shape));
+    forward_variant(gpu, y, x, w, b, shape, act, variant)
 }
 
 /// [`forward`] with a chosen variant, for tests and benchmarks.

@@ -17,7 +17,14 @@ pub fn backward_weight(
     x: &Tensor,
     shape: Conv2d,
 ) -> Result<Program, GpuError> {
-    backward_weight_variant(gpu, dw, dy, x, shape, Variant::best(gpu))
+    backward_weight_variant(
+        gpu,
+        dw,
+        dy,
+        x,
+        shape,
+        Variant::choose(gpu, crate::kernels::choice::Op::ConvWeight(shape)),
+    )
 }
 
 /// [`backward_weight`] with a chosen variant, for tests and benchmarks.
