@@ -83,14 +83,55 @@ fn parse_noise(s: &str) -> anyhow::Result<Noise> {
         .map_err(|e| anyhow::anyhow!("--noise: {e}"))
 }
 
+/// The device, with the adapter's cached tuning read and tuning on for
+/// the plans built on it.
 fn open_gpu() -> anyhow::Result<Gpu> {
-    Ok(Gpu::new()?)
+    let gpu = Gpu::new()?;
+    if dae::tune::enabled(&gpu) {
+        if let Some(p) = dae::tune::cache::path(&gpu) {
+            dae::tune::cache::load(&gpu, &p)?;
+        }
+        gpu.set_autotune(true);
+    }
+    Ok(gpu)
 }
 
 pub fn info() -> anyhow::Result<()> {
     let gpu = open_gpu()?;
     println!("{}", gpu.describe());
+    println!("{}", tuning_lines(&gpu));
     Ok(())
+}
+
+/// What `dae info` and `dae bench` say about the kernel choices.
+pub fn tuning_lines(gpu: &Gpu) -> String {
+    use dae::kernels::choice::Family;
+    let family = gpu.kernel_family();
+    if family != Family::Auto {
+        return format!(
+            "tuning:         off: DAE_KERNELS={} forces that family for every pass",
+            family.name()
+        );
+    }
+    if !dae::tune::enabled(gpu) {
+        let why = if std::env::var(dae::tune::ENV).is_ok() {
+            "DAE_TUNE turns it off"
+        } else {
+            "one kernel family runs here"
+        };
+        return format!("tuning:         off ({why}); every pass uses the fixed rule");
+    }
+    let path = dae::tune::cache::path(gpu)
+        .map_or("no cache folder".to_string(), |p| p.display().to_string());
+    let choices = gpu.tuned_choices();
+    let mut s = format!(
+        "tuning:         {} passes tuned on this adapter ({path}); others use the fixed rule until a run tunes them",
+        choices.len()
+    );
+    for (k, v) in choices {
+        s += &format!("\n  {k}: {}", v.name());
+    }
+    s
 }
 
 /// `dae check`: the table, then a non-zero exit if any row failed.
@@ -319,6 +360,7 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
     }
     let step = dae::bench::bench_step(&gpu, preset, batch, reps, &data)?;
     dae::bench::print_table(&[step]);
+    println!("{}", tuning_lines(&gpu));
     if a.profile {
         println!("\n{preset} training step at batch {batch}, per dispatch:");
         let rows = dae::bench::profile_step(&gpu, preset, batch, 10, &data)?;

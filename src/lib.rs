@@ -18,3 +18,4 @@ pub mod reference;
 pub mod report;
 pub mod run;
 pub mod train;
+pub mod tune;

@@ -22,6 +22,8 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 fn dae() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_dae"));
     c.env("DAE_DATA", concat!(env!("CARGO_MANIFEST_DIR"), "/data"));
+    // The fixed kernel rule: tuning is tested in tests/tune.rs.
+    c.env("DAE_TUNE", "0");
     c
 }
 

@@ -61,7 +61,7 @@ pub fn print_table(rows: &[BenchRow]) {
 }
 
 /// Seconds for `count` replays of `d` recorded into one command buffer.
-fn time_batch(gpu: &Gpu, d: &Dispatch, count: usize) -> Result<f64, GpuError> {
+pub(crate) fn time_batch(gpu: &Gpu, d: &Dispatch, count: usize) -> Result<f64, GpuError> {
     let start = Instant::now();
     let mut enc = gpu
         .device
@@ -84,7 +84,7 @@ fn time_batch(gpu: &Gpu, d: &Dispatch, count: usize) -> Result<f64, GpuError> {
 
 /// Deterministic values in [-1, 1) from a simple integer hash, so benchmark
 /// inputs need no RNG state.
-fn seeded(len: usize, seed: u32) -> Vec<f32> {
+pub(crate) fn seeded(len: usize, seed: u32) -> Vec<f32> {
     (0..len as u32)
         .map(|i| {
             let mut x = i.wrapping_mul(0x9E37_79B9) ^ seed.wrapping_mul(0x85EB_CA6B);
@@ -97,7 +97,7 @@ fn seeded(len: usize, seed: u32) -> Vec<f32> {
 }
 
 /// Seconds for `count` replays of `prog` recorded into one command buffer.
-fn time_program(gpu: &Gpu, prog: &Program, count: usize) -> Result<f64, GpuError> {
+pub(crate) fn time_program(gpu: &Gpu, prog: &Program, count: usize) -> Result<f64, GpuError> {
     let start = Instant::now();
     let mut enc = gpu
         .device
@@ -122,7 +122,7 @@ fn time_program(gpu: &Gpu, prog: &Program, count: usize) -> Result<f64, GpuError
 /// warm-up), `run(count)` the time of `count` replays in one submission.
 /// Replays are batched to about 0.1 s per submission, and the repetitions
 /// capped so that one row takes a few seconds even for slow variants.
-fn median_seconds(
+pub(crate) fn median_seconds(
     first: f64,
     reps: usize,
     run: impl Fn(usize) -> Result<f64, GpuError>,

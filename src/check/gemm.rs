@@ -119,7 +119,14 @@ pub(super) fn matmul(c: &mut Checker, opts: &Options) {
     }
 }
 
-fn matmul_case(c: &mut Checker, v: Variant, s: Matmul, with_bias: bool, pad: usize, seed: u64) {
+pub(crate) fn matmul_case(
+    c: &mut Checker,
+    v: Variant,
+    s: Matmul,
+    with_bias: bool,
+    pad: usize,
+    seed: u64,
+) {
     let a = uniform(seed, s.a_len(), -1.0, 1.0);
     let b = uniform(seed + 1, s.b_len(), -1.0, 1.0);
     let bias = uniform(seed + 2, s.n, -1.0, 1.0);
@@ -220,7 +227,7 @@ fn conv_variant(v: Variant, pass: Pass, s: &Conv2d, offsets: &[usize]) -> String
 
 const W_OFF: usize = 64;
 
-fn conv_case(c: &mut Checker, v: Variant, s: Conv2d, act: Activation, seed: u64) {
+pub(crate) fn conv_case(c: &mut Checker, v: Variant, s: Conv2d, act: Activation, seed: u64) {
     let gpu = c.gpu;
     let x = uniform(seed, s.x_len(), -1.0, 1.0);
     let w = uniform(seed + 1, s.w_len(), -1.0, 1.0);

@@ -7,7 +7,7 @@
 //! tolerance the crate's tests use for that kernel. A driver bug on the
 //! user's GPU shows up as a failing row before a day of training.
 
-mod gemm;
+pub(crate) mod gemm;
 mod others;
 
 use std::time::Instant;

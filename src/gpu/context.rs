@@ -59,6 +59,11 @@ pub struct Gpu {
     pub(super) family: Family,
     /// Tuned variants by [`Op::key`](crate::kernels::choice::Op::key).
     pub(super) tuned: Mutex<HashMap<String, Variant>>,
+    /// Whether building a training plan first tunes its passes; see
+    /// [`Gpu::set_autotune`].
+    pub(super) autotune: std::sync::atomic::AtomicBool,
+    /// Every pass key a launcher asked [`Variant::choose`] about.
+    pub(super) asked: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Gpu {
@@ -209,6 +214,8 @@ impl Gpu {
             compile_threads: AtomicUsize::new(super::precompile::default_threads()),
             family,
             tuned: Mutex::new(HashMap::new()),
+            autotune: std::sync::atomic::AtomicBool::new(false),
+            asked: Mutex::new(Default::default()),
         })
         .and_then(|gpu| {
             if family == Family::Subgroup && !Variant::Subgroup.supported(&gpu) {
@@ -241,6 +248,25 @@ impl Gpu {
             .copied()
     }
 
+    /// Notes that a launcher chose a variant for the pass `key`.
+    pub fn note_asked(&self, key: &str) {
+        self.asked
+            .lock()
+            .expect("tuning poisoned")
+            .insert(key.to_string());
+    }
+
+    /// Every pass key launchers chose a variant for so far, sorted: what
+    /// [`crate::tune::ops`] must cover.
+    pub fn asked_passes(&self) -> Vec<String> {
+        self.asked
+            .lock()
+            .expect("tuning poisoned")
+            .iter()
+            .cloned()
+            .collect()
+    }
+
     /// Makes `variant` the choice for the pass `key` (see
     /// [`crate::tune`]); launchers built afterwards use it.
     pub fn set_tuned(&self, key: &str, variant: Variant) {
@@ -248,6 +274,19 @@ impl Gpu {
             .lock()
             .expect("tuning poisoned")
             .insert(key.to_string(), variant);
+    }
+
+    /// With `on`, every [`Trainer`](crate::train::Trainer) built on this
+    /// device first reads the adapter's tuning cache and tunes the passes
+    /// it lacks ([`crate::tune::prepare`]). The CLI turns it on; the
+    /// library default (off) keeps the fixed rule, so tests are repeatable.
+    pub fn set_autotune(&self, on: bool) {
+        self.autotune
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn autotune(&self) -> bool {
+        self.autotune.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Every tuned choice, sorted by key.

@@ -103,9 +103,11 @@ impl Variant {
     /// The variant pass `op` runs on this adapter: forced by `DAE_KERNELS`,
     /// else tuned, else [`Variant::best`].
     pub fn choose(gpu: &Gpu, op: Op) -> Variant {
+        let key = op.key();
+        gpu.note_asked(&key);
         match gpu.kernel_family() {
             Family::Auto => gpu
-                .tuned(&op.key())
+                .tuned(&key)
                 .filter(|v| v.supported(gpu))
                 .unwrap_or_else(|| Variant::best(gpu)),
             _ => Variant::untuned(gpu),

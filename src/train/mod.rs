@@ -97,6 +97,12 @@ impl<'g> Trainer<'g> {
             &crate::nn::budget::Limits::for_gpu(gpu),
         )
         .map_err(|e| anyhow::anyhow!("model {}: {e}", spec.name))?;
+        if gpu.autotune() {
+            let mut log = |l: &str| eprintln!("{l}");
+            if let Some(line) = crate::tune::prepare(gpu, &spec, &resolved, &mut log)? {
+                eprintln!("{line}");
+            }
+        }
         let layout = ParamLayout::new(&spec, &resolved);
         let init = match init {
             Some(v) => v,
