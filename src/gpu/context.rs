@@ -387,14 +387,20 @@ impl Gpu {
             i.driver_info,
             i.vendor,
             i.device,
-            match crate::kernels::matmul::Variant::best(self) {
-                crate::kernels::matmul::Variant::Subgroup => format!(
-                    "register-blocked with {}-lane subgroup broadcasts (CPU driver)",
-                    i.subgroup_min_size
-                ),
-                crate::kernels::matmul::Variant::Tiled =>
-                    "workgroup-memory tiles (GPU)".to_string(),
-            },
+            format!(
+                "{}{}",
+                match Variant::untuned(self) {
+                    Variant::Subgroup => format!(
+                        "register-blocked with {}-lane subgroup broadcasts (CPU driver)",
+                        i.subgroup_min_size
+                    ),
+                    Variant::Tiled => "workgroup-memory tiles (GPU)".to_string(),
+                },
+                match self.family {
+                    Family::Auto => "",
+                    _ => ", forced by DAE_KERNELS",
+                }
+            ),
             yes(self.has_subgroups()),
             i.subgroup_min_size,
             i.subgroup_max_size,
