@@ -302,9 +302,14 @@ pub struct BenchArgs {
     #[arg(long)]
     reps: Option<usize>,
     /// Also time each dispatch of the training step (of --step-preset), and
-    /// sum them by kernel.
+    /// sum them by kernel: GPU time from timestamp queries where the adapter
+    /// has TIMESTAMP_QUERY, host wall time elsewhere (the output says which).
     #[arg(long, conflicts_with = "compare")]
     profile: bool,
+    /// With --profile: time each dispatch by host wall time even where the
+    /// adapter has GPU timestamp queries.
+    #[arg(long, requires = "profile")]
+    host_timing: bool,
     /// The preset whose training step is timed (and profiled), at its own
     /// batch size [default: mlp-dae].
     #[arg(long, value_name = "PRESET", conflicts_with = "compare")]
@@ -332,6 +337,10 @@ pub struct BenchArgs {
     #[arg(long)]
     data: Option<PathBuf>,
 }
+
+/// Runs of the step (timestamps) or copies of each dispatch (host wall
+/// time) behind each `--profile` figure.
+const PROFILE_REPS: usize = 10;
 
 pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
     if a.compare {
@@ -363,30 +372,13 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
     println!("{}", tuning_lines(&gpu));
     if a.profile {
         println!("\n{preset} training step at batch {batch}, per dispatch:");
-        let rows = dae::bench::profile_step(&gpu, preset, batch, 10, &data)?;
-        let total: f64 = rows.iter().map(|r| r.1).sum();
-        for (name, ms) in &rows {
-            println!("{name:<32} {ms:>8.3} ms");
-        }
-        println!("{:<32} {total:>8.3} ms ({} dispatches)", "sum", rows.len());
-        println!("\nby kernel:");
-        let mut by: Vec<(String, f64, usize)> = Vec::new();
-        for (name, ms) in &rows {
-            match by.iter_mut().find(|(n, _, _)| n == name) {
-                Some(e) => {
-                    e.1 += ms;
-                    e.2 += 1;
-                }
-                None => by.push((name.clone(), *ms, 1)),
-            }
-        }
-        by.sort_by(|x, y| y.1.total_cmp(&x.1));
-        for (name, ms, n) in &by {
-            println!(
-                "{name:<32} {ms:>8.3} ms {:>5.1}% ({n} dispatches)",
-                100.0 * ms / total
-            );
-        }
+        let choice = if a.host_timing {
+            dae::gpu::TimingChoice::Host
+        } else {
+            dae::gpu::TimingChoice::Auto
+        };
+        let p = dae::bench::profile_step(&gpu, preset, batch, PROFILE_REPS, choice, &data)?;
+        dae::bench::print_profile(&p, PROFILE_REPS);
     }
     Ok(())
 }

@@ -7,7 +7,8 @@
 //!   submitted and waited for, and the median over `reps` submissions is
 //!   reported per dispatch. The shapes are the named tables of `shapes`.
 //! - [`bench_step`], [`profile_step`]: one full training step of a preset,
-//!   and each of its dispatches on its own.
+//!   and each of its dispatches: GPU time from timestamp queries where the
+//!   adapter has them, host wall time of each on its own elsewhere.
 //! - [`compare_rows`]: warm training epochs (with their test pass) of each
 //!   preset through the same `Trainer` that `dae train` drives, in samples/s,
 //!   for side-by-side comparison with another framework
@@ -27,7 +28,7 @@ pub use compare::{compare_rows, print_compare, CompareOptions, CompareRow, DEFAU
 pub use conv::conv_rows;
 pub use matmul::matmul_rows;
 pub use shapes::{CONV_SHAPES, MATMUL_SHAPES};
-pub use step::{bench_step, profile_step};
+pub use step::{bench_step, print_profile, profile_step};
 
 /// One timed kernel: its median time per dispatch and its throughput.
 #[derive(Clone, Debug)]

@@ -2,9 +2,9 @@
 
 use super::{median, BenchRow};
 use crate::data::Dataset;
-use crate::gpu::Gpu;
+use crate::gpu::{Gpu, TimingChoice};
 use crate::nn::{presets, ModelSpec};
-use crate::train::Trainer;
+use crate::train::{StepProfile, Trainer};
 
 /// Times full training steps (gather, noise, forward, loss, backward,
 /// optimizer) of `preset` at `batch`: the median over `reps` runs of
@@ -36,19 +36,57 @@ pub fn bench_step(
     })
 }
 
-/// Per-dispatch times of one training step of `preset` at `batch`.
+/// Per-dispatch times of one training step of `preset` at `batch`, from
+/// GPU timestamps or host wall time as `timing` asks and the device allows;
+/// see [`Trainer::profile_step`].
 pub fn profile_step(
     gpu: &Gpu,
     preset: &str,
     batch: usize,
     reps: usize,
+    timing: TimingChoice,
     data: &Dataset,
-) -> anyhow::Result<Vec<(String, f64)>> {
+) -> anyhow::Result<StepProfile> {
     let mut spec = presets::preset(preset).map_err(anyhow::Error::msg)?;
     spec.batch_size = batch;
     spec.train_limit = Some(batch * 2);
     let mut trainer = Trainer::new(gpu, spec, data, None, 1)?;
-    trainer.profile_step(reps)
+    trainer.profile_step(reps, timing)
+}
+
+/// Prints a step profile: the `timing:` header (where the times come from),
+/// each dispatch's ms in step order, their sum, then the sums by kernel
+/// with their shares. `reps` is what [`profile_step`] was given.
+pub fn print_profile(p: &StepProfile, reps: usize) {
+    let how = if p.timing.is_gpu() {
+        format!("median of {reps} runs of the step")
+    } else {
+        format!("mean of {reps} copies in one submission")
+    };
+    println!("timing: {}; {how}", p.timing);
+    for (name, ms) in &p.dispatches {
+        let ms = ms.map_or_else(|| "unmeasured".into(), |ms| format!("{ms:.3} ms"));
+        println!("{name:<32} {ms:>11}");
+    }
+    let total = p.total_ms();
+    let unmeasured = p.dispatches.iter().filter(|d| d.1.is_none()).count();
+    let note = if unmeasured > 0 {
+        format!(", {unmeasured} unmeasured")
+    } else {
+        String::new()
+    };
+    println!(
+        "{:<32} {total:>8.3} ms ({} dispatches{note})",
+        "sum",
+        p.dispatches.len()
+    );
+    println!("\nby kernel:");
+    for (name, ms, n) in p.by_kernel() {
+        println!(
+            "{name:<32} {ms:>8.3} ms {:>5.1}% ({n} dispatches)",
+            100.0 * ms / total
+        );
+    }
 }
 
 /// Matmul FLOPs of one training step: 2·m·k·n for the forward product and

@@ -170,7 +170,9 @@ impl Gpu {
     async fn open(adapter: wgpu::Adapter) -> Result<Gpu, GpuError> {
         let info = adapter.get_info();
         let family = Family::from_env().map_err(GpuError::Kernels)?;
-        let wanted_features = wgpu::Features::SUBGROUP | wgpu::Features::TIMESTAMP_QUERY;
+        let wanted_features = wgpu::Features::SUBGROUP
+            | wgpu::Features::TIMESTAMP_QUERY
+            | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;
         let features = adapter.features() & wanted_features;
         let limits = adapter.limits();
         let (device, queue) = adapter

@@ -11,11 +11,13 @@ mod context;
 mod kernel;
 mod mesa_cache;
 mod precompile;
+mod timestamps;
 
 pub use buffers::{Readback, Tensor, View, STEP_STRIDE};
 pub use context::{Gpu, GpuError};
 pub use kernel::{step_offset, Binding, Dispatch, Kernel, KernelSpec, Program};
 pub use precompile::Precompiled;
+pub use timestamps::{elapsed_ns, DispatchTimer, HostReason, TimestampMode, Timing, TimingChoice};
 
 /// Values that change from one training step to the next. The scheduler writes
 /// one per step into the step buffer (256-byte stride, read with a dynamic

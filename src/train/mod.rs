@@ -24,6 +24,7 @@ use crate::data::Dataset;
 use crate::gpu::{Gpu, GpuError, Precompiled, Program, Readback, StepInfo};
 use crate::nn::params::ParamLayout;
 use crate::nn::ModelSpec;
+pub use bench::StepProfile;
 pub use plan::{
     GpuModel, StepPlan, METRIC_SLOTS, PARAMS_NONFINITE, TEST_CORRECT, TEST_LOSS, TEST_NONFINITE,
     TRAIN_CORRECT, TRAIN_LOSS, TRAIN_NONFINITE,
