@@ -374,6 +374,20 @@ impl Gpu {
             wgpu::DeviceType::VirtualGpu => "GPU (virtual)",
             wgpu::DeviceType::Other => "other",
         };
+        let variant = format!(
+            "{}{}",
+            match Variant::untuned(self) {
+                Variant::Subgroup => format!(
+                    "register-blocked with {}-lane subgroup broadcasts (CPU driver)",
+                    i.subgroup_min_size
+                ),
+                Variant::Tiled => "workgroup-memory tiles (GPU)".to_string(),
+            },
+            match self.family {
+                Family::Auto => "",
+                _ => ", forced by DAE_KERNELS",
+            }
+        );
         let yes = |b: bool| if b { "yes" } else { "no" };
         format!(
             "adapter:        {}\nbackend:        {:?}\ndevice type:    {}\ndriver:         {} ({})\nvendor/device:  {:#06x}/{:#06x}\n\
@@ -389,20 +403,7 @@ impl Gpu {
             i.driver_info,
             i.vendor,
             i.device,
-            format!(
-                "{}{}",
-                match Variant::untuned(self) {
-                    Variant::Subgroup => format!(
-                        "register-blocked with {}-lane subgroup broadcasts (CPU driver)",
-                        i.subgroup_min_size
-                    ),
-                    Variant::Tiled => "workgroup-memory tiles (GPU)".to_string(),
-                },
-                match self.family {
-                    Family::Auto => "",
-                    _ => ", forced by DAE_KERNELS",
-                }
-            ),
+            variant,
             yes(self.has_subgroups()),
             i.subgroup_min_size,
             i.subgroup_max_size,

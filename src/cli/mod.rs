@@ -1,5 +1,12 @@
 //! The subcommands, over the library's `run`, `nn` and `bench` modules.
 
+mod adapter;
+mod bench;
+
+use adapter::tuning_lines;
+pub use adapter::{check, info};
+pub use bench::{bench, BenchArgs};
+
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -85,7 +92,7 @@ fn parse_noise(s: &str) -> anyhow::Result<Noise> {
 
 /// The device, with the adapter's cached tuning read and tuning on for
 /// the plans built on it.
-fn open_gpu() -> anyhow::Result<Gpu> {
+pub(crate) fn open_gpu() -> anyhow::Result<Gpu> {
     let gpu = Gpu::new()?;
     if dae::tune::enabled(&gpu) {
         if let Some(p) = dae::tune::cache::path(&gpu) {
@@ -94,87 +101,6 @@ fn open_gpu() -> anyhow::Result<Gpu> {
         gpu.set_autotune(true);
     }
     Ok(gpu)
-}
-
-pub fn info() -> anyhow::Result<()> {
-    let gpu = open_gpu()?;
-    println!("{}", gpu.describe());
-    println!("{}", tuning_lines(&gpu));
-    Ok(())
-}
-
-/// What `dae info` and `dae bench` say about the kernel choices.
-pub fn tuning_lines(gpu: &Gpu) -> String {
-    use dae::kernels::choice::Family;
-    let family = gpu.kernel_family();
-    if family != Family::Auto {
-        return format!(
-            "tuning:         off: DAE_KERNELS={} forces that family for every pass",
-            family.name()
-        );
-    }
-    if !dae::tune::enabled(gpu) {
-        let why = if std::env::var(dae::tune::ENV).is_ok() {
-            "DAE_TUNE turns it off"
-        } else {
-            "one kernel family runs here"
-        };
-        return format!("tuning:         off ({why}); every pass uses the fixed rule");
-    }
-    let path = dae::tune::cache::path(gpu)
-        .map_or("no cache folder".to_string(), |p| p.display().to_string());
-    let choices = gpu.tuned_choices();
-    let mut s = format!(
-        "tuning:         {} passes tuned on this adapter ({path}); others use the fixed rule until a run tunes them",
-        choices.len()
-    );
-    for (k, v) in choices {
-        s += &format!("\n  {k}: {}", v.name());
-    }
-    s
-}
-
-/// `dae check`: the table, then a non-zero exit if any row failed.
-pub fn check(opts: dae::check::Options, failures_only: bool) -> anyhow::Result<()> {
-    let gpu = open_gpu()?;
-    println!(
-        "checking every kernel against the CPU reference on {} ({:?}, {})",
-        gpu.info.name, gpu.info.backend, gpu.info.driver_info
-    );
-    let report = dae::check::run(&gpu, &opts);
-    let shown = dae::check::Report {
-        rows: report
-            .rows
-            .iter()
-            .filter(|r| !failures_only || !r.pass)
-            .cloned()
-            .collect(),
-        seconds: report.seconds,
-    };
-    print!("{}", shown.table());
-    let failed = report.failures();
-    println!(
-        "{} rows, {} failed, {:.1} s",
-        report.rows.len(),
-        failed,
-        report.seconds
-    );
-    if report.rows.is_empty() {
-        anyhow::bail!(
-            "no kernel matched --only {:?}",
-            opts.only.unwrap_or_default()
-        );
-    }
-    if failed > 0 {
-        anyhow::bail!(
-            "{failed} kernel checks failed on {}: this adapter or its driver computes them wrongly.\n  \
-             fix: update the GPU driver; to train anyway, force the other kernel family with DAE_KERNELS=tiled or \
-             DAE_KERNELS=subgroup if only one family failed; please report the failing rows with `dae info` \
-             (see README, \"Running on your GPU\")",
-            gpu.info.name
-        );
-    }
-    Ok(())
 }
 
 pub fn summary(preset: &str) -> anyhow::Result<()> {
@@ -291,150 +217,6 @@ pub fn eval(
     }
     if let (Some(n), None) = (r.trained_test_limit, test_limit) {
         println!("note: it was trained with --test-limit {n}; pass the same to compare with its metrics.csv");
-    }
-    Ok(())
-}
-
-#[derive(Args)]
-pub struct BenchArgs {
-    /// Timed repetitions per row, the median reported [default: 7; with
-    /// --compare, timed epochs per preset: 3].
-    #[arg(long)]
-    reps: Option<usize>,
-    /// Also time each dispatch of the training step (of --step-preset), and
-    /// sum them by kernel: GPU time from timestamp queries where the adapter
-    /// has TIMESTAMP_QUERY, host wall time elsewhere (the output says which).
-    #[arg(long, conflicts_with = "compare")]
-    profile: bool,
-    /// With --profile: time each dispatch by host wall time even where the
-    /// adapter has GPU timestamp queries.
-    #[arg(long, requires = "profile")]
-    host_timing: bool,
-    /// The preset whose training step is timed (and profiled), at its own
-    /// batch size [default: mlp-dae].
-    #[arg(long, value_name = "PRESET", conflicts_with = "compare")]
-    step_preset: Option<String>,
-    /// Skip the matmul table (time only the training step).
-    #[arg(long, conflicts_with = "compare")]
-    step_only: bool,
-    /// Time a warm training epoch (and its test pass) of each preset, as
-    /// `dae train` runs it, in samples/s; benches/compare.py sets the same
-    /// models beside Keras or PyTorch.
-    #[arg(long)]
-    compare: bool,
-    /// With --compare: the presets to time, comma-separated [default: all].
-    #[arg(long, value_delimiter = ',', requires = "compare")]
-    presets: Vec<String>,
-    /// With --compare: train on the first N training images of each preset
-    /// (and a proportionate part of the test set) [default: 2048, fashion-cae 200].
-    #[arg(long, value_name = "N", requires = "compare")]
-    train_limit: Option<usize>,
-    /// With --compare: print one JSON object instead of the table (progress
-    /// goes to stderr).
-    #[arg(long, requires = "compare")]
-    json: bool,
-    /// Folder holding mnist/ and fashion-mnist/ (default: ./data, or $DAE_DATA).
-    #[arg(long)]
-    data: Option<PathBuf>,
-}
-
-/// Runs of the step (timestamps) or copies of each dispatch (host wall
-/// time) behind each `--profile` figure.
-const PROFILE_REPS: usize = 10;
-
-pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
-    if a.compare {
-        return bench_compare(a);
-    }
-    let reps = a.reps.unwrap_or(7);
-    if reps == 0 || reps > 1000 {
-        anyhow::bail!("--reps must be between 1 and 1000, got {reps}");
-    }
-    let preset = a.step_preset.as_deref().unwrap_or("mlp-dae");
-    let batch = dae::nn::presets::preset(preset)
-        .map_err(|e| anyhow::anyhow!("--step-preset: {e}"))?
-        .batch_size;
-    let root = a.data.unwrap_or_else(Dataset::default_root);
-    // Every preset takes 28x28 images: MNIST serves them all for timing.
-    let data = Dataset::load(&root, DatasetName::Mnist)?;
-    let gpu = open_gpu()?;
-    println!("{}", adapter_line(&gpu));
-    if !a.step_only {
-        let rows = dae::bench::matmul_rows(&gpu, reps)?;
-        dae::bench::print_table(&rows);
-        println!();
-        let rows = dae::bench::conv_rows(&gpu, reps)?;
-        dae::bench::print_table(&rows);
-        println!();
-    }
-    let step = dae::bench::bench_step(&gpu, preset, batch, reps, &data)?;
-    dae::bench::print_table(&[step]);
-    println!("{}", tuning_lines(&gpu));
-    if a.profile {
-        println!("\n{preset} training step at batch {batch}, per dispatch:");
-        let choice = if a.host_timing {
-            dae::gpu::TimingChoice::Host
-        } else {
-            dae::gpu::TimingChoice::Auto
-        };
-        let p = dae::bench::profile_step(&gpu, preset, batch, PROFILE_REPS, choice, &data)?;
-        dae::bench::print_profile(&p, PROFILE_REPS);
-    }
-    Ok(())
-}
-
-fn adapter_line(gpu: &Gpu) -> String {
-    format!(
-        "adapter: {} ({:?}, {:?})",
-        gpu.info.name, gpu.info.backend, gpu.info.device_type
-    )
-}
-
-/// `dae bench --compare`: the options are checked and the data loaded
-/// before the GPU opens; progress lines go to stderr so that `--json`
-/// leaves stdout to one JSON object.
-fn bench_compare(a: BenchArgs) -> anyhow::Result<()> {
-    let mut o = dae::bench::CompareOptions::all();
-    if !a.presets.is_empty() {
-        o.presets = a.presets.iter().map(|p| p.trim().to_string()).collect();
-    }
-    o.train_limit = a.train_limit;
-    o.reps = a.reps.unwrap_or(dae::bench::DEFAULT_REPS);
-    o.check()?;
-    let root = a.data.unwrap_or_else(Dataset::default_root);
-    let data = o
-        .datasets()
-        .into_iter()
-        .map(|d| Dataset::load(&root, d))
-        .collect::<Result<Vec<_>, _>>()?;
-    let gpu = open_gpu()?;
-    eprintln!("{}", adapter_line(&gpu));
-    let rows = dae::bench::compare_rows(&gpu, &o, &data, |r| {
-        let epochs: Vec<String> = r.epoch_s.iter().map(|s| format!("{s:.3}")).collect();
-        eprintln!(
-            "{}: {} training + {} test images, warm-up {:.2} s, epochs {} s: {:.1} samples/s",
-            r.preset,
-            r.train_images,
-            r.test_images,
-            r.warmup_s,
-            epochs.join(" "),
-            r.samples_per_s
-        );
-    })?;
-    if a.json {
-        let report = serde_json::json!({
-            "adapter": gpu.info.name,
-            "backend": format!("{:?}", gpu.info.backend),
-            "device_type": format!("{:?}", gpu.info.device_type),
-            "driver": gpu.info.driver,
-            "driver_info": gpu.info.driver_info,
-            "reps": o.reps,
-            "rows": rows,
-        });
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        println!("{}", adapter_line(&gpu));
-        dae::bench::print_compare(&rows);
     }
     Ok(())
 }
