@@ -133,10 +133,15 @@ pub fn tune(gpu: &Gpu, ops: &[Op], log: &mut dyn FnMut(&str)) -> Result<Vec<Choi
             continue;
         }
         let incumbent = Variant::best(gpu);
-        let mut times = Vec::new();
-        for v in gemm::variants(gpu) {
+        // The incumbent first, so a challenger more than twice as slow in
+        // its first timed run stops there instead of running every rep.
+        let mut order = gemm::variants(gpu);
+        order.sort_by_key(|v| *v != incumbent);
+        let mut times: Vec<(Variant, Option<f64>)> = Vec::new();
+        for v in order {
+            let cutoff = times.first().and_then(|(_, t)| *t).map(|t| 2.0 * t / 1e3);
             let t = if passes_check(gpu, *op, v) {
-                Some(time(gpu, *op, v)? * 1e3)
+                Some(time(gpu, *op, v, cutoff)? * 1e3)
             } else {
                 None
             };
@@ -205,8 +210,11 @@ fn passes_check(gpu: &Gpu, op: Op, v: Variant) -> bool {
     !c.rows.is_empty() && c.rows.iter().all(|r| r.pass)
 }
 
-/// Median seconds of one pass of `op` with variant `v` at its full shape.
-fn time(gpu: &Gpu, op: Op, v: Variant) -> Result<f64, GpuError> {
+/// Median seconds of one pass of `op` with variant `v` at its full shape;
+/// just the first timed run (after one that compiles) when that already
+/// exceeds `cutoff` seconds.
+fn time(gpu: &Gpu, op: Op, v: Variant, cutoff: Option<f64>) -> Result<f64, GpuError> {
+    let over = |t: f64| cutoff.is_some_and(|c| t > c);
     let reps = 5;
     match op {
         Op::Matmul(s) => {
@@ -217,6 +225,9 @@ fn time(gpu: &Gpu, op: Op, v: Variant) -> Result<f64, GpuError> {
                 matmul::matmul_variant(gpu, c.view(), a.view(), b.view(), None, s, v)?;
             let first = time_batch(gpu, &d, 1)?;
             let first = time_batch(gpu, &d, 1)?.min(first);
+            if over(first) {
+                return Ok(first);
+            }
             median_seconds(first, reps, |n| time_batch(gpu, &d, n))
         }
         Op::ConvForward(s) | Op::ConvInput(s) | Op::ConvWeight(s) => {
@@ -245,6 +256,9 @@ fn time(gpu: &Gpu, op: Op, v: Variant) -> Result<f64, GpuError> {
             };
             let first = time_program(gpu, &prog, 1)?;
             let first = time_program(gpu, &prog, 1)?.min(first);
+            if over(first) {
+                return Ok(first);
+            }
             median_seconds(first, reps, |n| time_program(gpu, &prog, n))
         }
     }
