@@ -31,6 +31,7 @@ const FAMILIES: [&str; 18] = [
     "conv2d bias_grad",
 ];
 
+/// The whole check on this adapter.
 #[test]
 fn check_passes_and_covers_every_kernel_family() {
     let Some(gpu) = gpu() else { return };
@@ -84,6 +85,7 @@ fn check_passes_and_covers_every_kernel_family() {
     assert!(has("upsample backward", "fused", "ragged"));
 }
 
+/// `Options::only` keeps the rows whose names contain it.
 #[test]
 fn check_only_runs_the_named_kernels() {
     let Some(gpu) = gpu() else { return };
@@ -100,6 +102,7 @@ fn check_only_runs_the_named_kernels() {
     assert!(check::run(gpu, &only("nosuchkernel")).rows.is_empty());
 }
 
+/// Runs the binary: (success, stdout, stderr).
 fn dae(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_dae"))
         .args(args)
@@ -112,6 +115,7 @@ fn dae(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// `dae check --only relu`: the header, the rows, 0 failed, exit 0.
 #[test]
 fn cli_check_prints_the_table_and_exits_zero() {
     if gpu().is_none() {
@@ -136,6 +140,7 @@ fn cli_check_prints_the_table_and_exits_zero() {
     assert!(!out.contains("FAIL"), "{out}");
 }
 
+/// `dae check --only nosuchkernel`: a message and a non-zero exit.
 #[test]
 fn cli_check_with_no_matching_kernel_fails() {
     if gpu().is_none() {

@@ -113,6 +113,7 @@ fn copy_case(k: &mut Cases, rows: usize, features: usize, total: usize, shape: &
     });
 }
 
+/// `steps` rows interpolated between two codes, alpha from 1 down to 0.
 fn lerp_case(k: &mut Cases, steps: usize, features: usize, shape: &str, seed: u64) {
     k.case("analysis lerp_rows", "-", shape, |c| {
         let z1 = uniform(seed, features, -3.0, 3.0);
@@ -138,6 +139,7 @@ fn lerp_case(k: &mut Cases, steps: usize, features: usize, shape: &str, seed: u6
     });
 }
 
+/// One manifold-walk step x + eta·(r − x), renormalised per row or not.
 fn walk_case(k: &mut Cases, renorm: bool, rows: usize, features: usize, shape: &str, seed: u64) {
     let variant = if renorm { "renorm" } else { "-" };
     k.case("analysis walk_step", variant, shape, |c| {
@@ -165,6 +167,7 @@ fn walk_case(k: &mut Cases, renorm: bool, rows: usize, features: usize, shape: &
     });
 }
 
+/// Per-row min-max rescaling, with a constant first row.
 fn norm_case(k: &mut Cases, rows: usize, features: usize, shape: &str, seed: u64) {
     k.case("analysis row_normalize", "-", shape, |c| {
         let mut x = uniform(seed, rows * features, -2.0, 5.0);

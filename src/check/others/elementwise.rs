@@ -15,6 +15,7 @@ use crate::reference;
 
 /// mlp-dae's Dense 512 → BatchNorm → Dropout 0.2 → LeakyReLU 0.3 blocks.
 const UNITS: usize = 512;
+/// mlp-dae's dropout rate.
 const MLP_DAE_RATE: f32 = 0.2;
 /// A multiple of neither the 256-element workgroups nor 4.
 const RAGGED: usize = 1001;
@@ -75,6 +76,7 @@ pub(super) fn all(k: &mut Cases) {
     gather_case(k, 301, 13, 37, 296, "37x13 of 301, last ragged", 3201);
 }
 
+/// y = act(x) over n elements, x in ±6.
 fn activation_forward(k: &mut Cases, n: usize, shape: &str, act: Activation, seed: u64) {
     let kernel = format!("activation forward {}", act_name(act));
     k.case(&kernel, "-", shape, |c| {
@@ -97,6 +99,7 @@ fn activation_forward(k: &mut Cases, n: usize, shape: &str, act: Activation, see
     });
 }
 
+/// dx = dy·act'(x) from the forward output y.
 fn activation_backward(k: &mut Cases, n: usize, shape: &str, act: Activation, seed: u64) {
     let kernel = format!("activation backward {}", act_name(act));
     k.case(&kernel, "-", shape, |c| {
@@ -221,6 +224,7 @@ fn noise_cases(k: &mut Cases) {
     }
 }
 
+/// One noise kind over n pixels in [0, 1], stream 5.
 fn noise_case(k: &mut Cases, kind: Noise, n: usize, shape: &str, seed: u64) {
     k.case(&format!("noise {kind}"), "-", shape, |c| {
         let x = uniform(seed, n, 0.0, 1.0);

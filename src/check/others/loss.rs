@@ -42,6 +42,7 @@ pub(super) fn all(k: &mut Cases) {
     }
 }
 
+/// The step record with `valid_rows` real rows.
 fn step(valid_rows: usize) -> StepInfo {
     StepInfo {
         valid_rows: valid_rows as u32,
@@ -49,6 +50,7 @@ fn step(valid_rows: usize) -> StepInfo {
     }
 }
 
+/// Row losses and the gradient of the mean squared error.
 fn mse_case(k: &mut Cases, s: &Shape, seed: u64) {
     let (rows, cols, valid, shape) = s;
     let (rows, cols, valid) = (*rows, *cols, *valid);
@@ -77,6 +79,7 @@ fn mse_case(k: &mut Cases, s: &Shape, seed: u64) {
     });
 }
 
+/// Row losses and the logit gradient of binary cross-entropy.
 fn bce_case(k: &mut Cases, s: &Shape, seed: u64) {
     let (rows, cols, valid, shape) = s;
     let (rows, cols, valid) = (*rows, *cols, *valid);
@@ -111,6 +114,7 @@ fn bce_case(k: &mut Cases, s: &Shape, seed: u64) {
     });
 }
 
+/// Seeded labels in 0..classes.
 fn labels(seed: u64, rows: usize, classes: usize) -> Vec<u32> {
     let mut r = StdRng::seed_from_u64(seed);
     (0..rows)
@@ -118,6 +122,8 @@ fn labels(seed: u64, rows: usize, classes: usize) -> Vec<u32> {
         .collect()
 }
 
+/// The fused softmax cross-entropy: probabilities, row losses, logit
+/// gradient and correctness.
 fn xent_case(k: &mut Cases, s: &Shape, seed: u64) {
     let (rows, classes, valid, shape) = s;
     let (rows, classes, valid) = (*rows, *classes, *valid);
@@ -163,6 +169,7 @@ fn xent_case(k: &mut Cases, s: &Shape, seed: u64) {
     });
 }
 
+/// Argmax correctness on scores full of ties.
 fn accuracy_case(k: &mut Cases, s: &Shape, seed: u64) {
     let (rows, cols, valid, shape) = s;
     let (rows, cols, valid) = (*rows, *cols, *valid);
@@ -192,6 +199,7 @@ fn accuracy_case(k: &mut Cases, s: &Shape, seed: u64) {
     });
 }
 
+/// The stand-alone row softmax, forward or backward.
 fn softmax_case(k: &mut Cases, rows: usize, cols: usize, shape: &str, backward: bool, seed: u64) {
     let kernel = if backward {
         "softmax backward"

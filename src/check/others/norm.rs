@@ -57,6 +57,7 @@ pub(super) struct Bn {
     pub offs: [usize; 4],
 }
 
+/// The inputs of one case.
 pub(super) fn bn(seed: u64, rows: usize, features: usize) -> Bn {
     let center = uniform(seed, features, -20.0, 20.0);
     let scale = uniform(seed + 1, features, 0.1, 3.0);
@@ -101,6 +102,8 @@ pub(super) fn ref_train(p: &Bn, rows: usize, features: usize) -> [Vec<f32>; 4] {
     [y, mean, rstd, flat]
 }
 
+/// The training forward in chunking `ch`: y, the batch statistics and
+/// the flat buffer with its running averages updated.
 fn forward_train_case(
     k: &mut Cases,
     variant: &str,
@@ -159,6 +162,8 @@ fn forward_train_case(
     });
 }
 
+/// The backward in chunking `ch` from the reference's mean and rstd:
+/// dgamma and dbeta in the flat gradient buffer, and dx.
 fn backward_case(
     k: &mut Cases,
     variant: &str,
@@ -259,6 +264,7 @@ pub(super) fn run_infer(
     })
 }
 
+/// The inference forward with the running statistics.
 fn infer_case(k: &mut Cases, rows: usize, features: usize, shape: &str, seed: u64) {
     k.case("batchnorm forward (inference)", "-", shape, |c| {
         let p = bn(seed, rows, features);

@@ -12,6 +12,7 @@ const SENTINEL: f32 = -3.5;
 /// (params, grads) offsets of `tests/optim.rs`: multiples of 64 words run
 /// the vec4 entry point, the unaligned pair the scalar fallback.
 const ALIGNED: (usize, usize) = (64, 128);
+/// The unaligned pair of offsets.
 const UNALIGNED: (usize, usize) = (65, 130);
 /// Optimizer steps per case, with fresh gradients each (`tests/optim.rs`).
 const STEPS: u32 = 5;

@@ -53,6 +53,7 @@ pub(super) fn all(k: &mut Cases) {
     conv_bias_grad_case(k, ragged, "3x7x5x3->17 valid ragged", 5031);
 }
 
+/// Two sums of the same values added into slot 1.
 fn sum_case(k: &mut Cases, n: usize, shape: &str, seed: u64) {
     k.case("reduce sum_into", "-", shape, |c| {
         // Per-row losses are positive; negatives exercise cancellation.
@@ -140,6 +141,7 @@ fn bias_grad_case(k: &mut Cases, rows: usize, cols: usize, pad: usize, shape: &s
     });
 }
 
+/// A Conv2D layer's bias gradient into a NaN-filled buffer at word 64.
 fn conv_bias_grad_case(k: &mut Cases, s: Conv2d, shape: &str, seed: u64) {
     k.case("conv2d bias_grad", "-", shape, |c| {
         let dy = uniform(seed, s.y_len(), -1.0, 1.0);
