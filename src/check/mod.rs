@@ -133,50 +133,8 @@ impl Checker<'_> {
         want: &[f32],
         tol: Tol,
     ) {
-        let row = |max_err, t, pass, detail: String| Row {
-            kernel: kernel.to_string(),
-            variant: variant.to_string(),
-            shape: shape.clone(),
-            max_err,
-            tol: t,
-            pass,
-            detail,
-        };
-        let got = match got {
-            Ok(g) => g,
-            Err(e) => {
-                self.rows.push(row(f64::NAN, f64::NAN, false, e));
-                return;
-            }
-        };
-        if got.len() != want.len() {
-            let d = format!("{} values, want {}", got.len(), want.len());
-            self.rows.push(row(f64::NAN, f64::NAN, false, d));
-            return;
-        }
-        let (mut max_err, mut worst, mut worst_tol) = (0f64, -1f64, tol.atol);
-        let mut bad: Option<String> = None;
-        for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-            let s = tol.scale.map_or(w.abs(), |s| s[i].abs()) as f64;
-            let t = tol.atol + tol.rtol * s;
-            if w.is_nan() || g.is_nan() || w.is_finite() != g.is_finite() {
-                if !(g.is_nan() && w.is_nan()) && bad.is_none() {
-                    bad = Some(format!("index {i}: got {g}, want {w}"));
-                }
-                continue;
-            }
-            let e = (g as f64 - w as f64).abs();
-            max_err = max_err.max(e);
-            if e / t > worst {
-                (worst, worst_tol) = (e / t, t);
-            }
-            if e > t && bad.is_none() {
-                bad = Some(format!("index {i}: got {g}, want {w}"));
-            }
-        }
-        let pass = bad.is_none();
         self.rows
-            .push(row(max_err, worst_tol, pass, bad.unwrap_or_default()));
+            .push(compare(kernel, variant, shape, got, want, tol));
     }
 
     /// Records a failing row for a case that could not run at all.
@@ -191,6 +149,60 @@ impl Checker<'_> {
             detail: why,
         });
     }
+}
+
+/// The row of one comparison: every element within `tol`, NaN exactly
+/// where `want` has NaN, infinities where it has them, and as many values.
+fn compare(
+    kernel: &str,
+    variant: &str,
+    shape: String,
+    got: Result<Vec<f32>, String>,
+    want: &[f32],
+    tol: Tol,
+) -> Row {
+    let row = |max_err, t, pass, detail: String| Row {
+        kernel: kernel.to_string(),
+        variant: variant.to_string(),
+        shape: shape.clone(),
+        max_err,
+        tol: t,
+        pass,
+        detail,
+    };
+    let got = match got {
+        Ok(g) => g,
+        Err(e) => return row(f64::NAN, f64::NAN, false, e),
+    };
+    if got.len() != want.len() {
+        let d = format!("{} values, want {}", got.len(), want.len());
+        return row(f64::NAN, f64::NAN, false, d);
+    }
+    let (mut max_err, mut worst, mut worst_tol) = (0f64, -1f64, tol.atol);
+    let mut bad: Option<String> = None;
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        let s = tol.scale.map_or(w.abs(), |s| s[i].abs()) as f64;
+        let t = tol.atol + tol.rtol * s;
+        if !w.is_finite() || !g.is_finite() {
+            // NaN exactly where want has NaN, the same infinity where it
+            // has one (inf − inf is NaN and would pass any tolerance).
+            let same = (g.is_nan() && w.is_nan()) || g == w;
+            if !same && bad.is_none() {
+                bad = Some(format!("index {i}: got {g}, want {w}"));
+            }
+            continue;
+        }
+        let e = (g as f64 - w as f64).abs();
+        max_err = max_err.max(e);
+        if e / t > worst {
+            (worst, worst_tol) = (e / t, t);
+        }
+        if e > t && bad.is_none() {
+            bad = Some(format!("index {i}: got {g}, want {w}"));
+        }
+    }
+    let pass = bad.is_none();
+    row(max_err, worst_tol, pass, bad.unwrap_or_default())
 }
 
 /// Seeded inputs for a case.
@@ -223,9 +235,94 @@ pub fn run(gpu: &Gpu, opts: &Options) -> Report {
     if want("conv2d") {
         gemm::conv2d(&mut c, opts);
     }
-    others::all(&mut c, &want);
+    others::all(&mut c, opts, &want);
     Report {
         rows: c.rows,
         seconds: start.elapsed().as_secs_f64(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(got: Result<Vec<f32>, String>, want: &[f32], tol: Tol) -> Row {
+        compare("k", "-", "s".into(), got, want, tol)
+    }
+
+    #[test]
+    fn compare_passes_within_tolerance_and_reports_the_worst_element() {
+        let r = check(
+            Ok(vec![1.0, 2.0 + 1e-5, f32::NAN, f32::INFINITY]),
+            &[1.0, 2.0, f32::NAN, f32::INFINITY],
+            Tol::abs_rel(1e-6, 1e-5),
+        );
+        assert!(r.pass, "{r:?}");
+        assert!((r.max_err - 1e-5).abs() < 1e-6, "{r:?}");
+        assert!((r.tol - 2.1e-5).abs() < 1e-9, "{r:?}");
+    }
+
+    #[test]
+    fn compare_fails_a_wrong_value_naming_its_index() {
+        let r = check(
+            Ok(vec![1.0, 2.5, 3.0]),
+            &[1.0, 2.0, 3.0],
+            Tol::abs_rel(1e-6, 1e-5),
+        );
+        assert!(!r.pass);
+        assert!(r.detail.contains("index 1"), "{}", r.detail);
+        assert_eq!(r.max_err, 0.5);
+        // Bit-exact: one ulp off fails.
+        let one_ulp = f32::from_bits(1.0f32.to_bits() + 1);
+        let r = check(Ok(vec![one_ulp]), &[1.0], Tol::abs_rel(0.0, 0.0));
+        assert!(!r.pass, "{r:?}");
+        // A per-element scale replaces |want|: a sum that cancels to 0 is
+        // held to its terms' size.
+        let scale = [10.0f32];
+        let t = Tol {
+            atol: 0.0,
+            rtol: 1e-5,
+            scale: Some(&scale),
+        };
+        assert!(check(Ok(vec![5e-5]), &[0.0], t).pass);
+        let t = Tol {
+            atol: 0.0,
+            rtol: 1e-5,
+            scale: Some(&scale),
+        };
+        assert!(!check(Ok(vec![2e-4]), &[0.0], t).pass);
+    }
+
+    #[test]
+    fn compare_fails_nan_and_infinity_mismatches() {
+        let tol = || Tol::abs_rel(1.0, 1.0);
+        for (got, want) in [
+            (f32::NAN, 1.0),
+            (1.0, f32::NAN),
+            (f32::INFINITY, 1e30),
+            (1e30, f32::NEG_INFINITY),
+            (f32::INFINITY, f32::NEG_INFINITY),
+            (f32::NAN, f32::INFINITY),
+        ] {
+            let r = check(Ok(vec![0.0, got]), &[0.0, want], tol());
+            assert!(!r.pass, "got {got}, want {want} passed");
+            assert!(r.detail.contains("index 1"), "{}", r.detail);
+        }
+    }
+
+    #[test]
+    fn compare_fails_a_length_mismatch_and_a_gpu_error() {
+        let r = check(Ok(vec![1.0, 2.0]), &[1.0, 2.0, 3.0], Tol::abs_rel(1.0, 1.0));
+        assert!(!r.pass);
+        assert_eq!(r.detail, "2 values, want 3");
+        let r = check(Err("device lost".into()), &[1.0], Tol::abs_rel(1.0, 1.0));
+        assert!(!r.pass);
+        assert_eq!(r.detail, "device lost");
+        let report = Report {
+            rows: vec![r],
+            seconds: 0.0,
+        };
+        assert_eq!(report.failures(), 1);
+        assert!(report.table().contains("FAIL (device lost)"));
     }
 }
