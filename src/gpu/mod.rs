@@ -8,13 +8,16 @@
 
 mod buffers;
 mod context;
+mod describe;
 mod kernel;
+pub mod limits;
 mod mesa_cache;
 mod precompile;
 
 pub use buffers::{Readback, Tensor, View, STEP_STRIDE};
 pub use context::{Gpu, GpuError};
 pub use kernel::{step_offset, Binding, Dispatch, Kernel, KernelSpec, Program};
+pub use limits::{LimitError, Needs};
 pub use precompile::Precompiled;
 
 /// Values that change from one training step to the next. The scheduler writes
