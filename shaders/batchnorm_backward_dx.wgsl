@@ -3,7 +3,9 @@
 //   xhat = (x - mean[f]) * rstd[f], N = rows
 // dy, x, dx: (rows, features); mean, rstd: (features); gamma: (features) at a
 // word offset into the flat parameter buffer; dgamma, dbeta: (features) at
-// word offsets into the flat gradient buffer (batchnorm_backward_finish).
+// word offsets into one buffer, grads (batchnorm_backward_finish wrote them):
+// one binding for both keeps the pass at 8 storage buffers, WebGPU's default
+// max_storage_buffers_per_shader_stage.
 // dx is overwritten.
 // One invocation per (row chunk, feature), features fastest; each loads its
 // feature's values once and streams its chunk's rows. Workgroup 64; the grid
@@ -26,10 +28,9 @@ struct Params {
 @group(0) @binding(2) var<storage, read> mean: array<f32>;
 @group(0) @binding(3) var<storage, read> rstd: array<f32>;
 @group(0) @binding(4) var<storage, read> gamma: array<f32>;
-@group(0) @binding(5) var<storage, read> dgamma: array<f32>;
-@group(0) @binding(6) var<storage, read> dbeta: array<f32>;
-@group(0) @binding(7) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(8) var<storage, read> p: Params;
+@group(0) @binding(5) var<storage, read> grads: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(7) var<storage, read> p: Params;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
@@ -41,8 +42,8 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) n
     let m = mean[f];
     let s = rstd[f];
     let g = gamma[p.off_gamma + f] * s;
-    let mean_dy = dbeta[p.off_dbeta + f] * inv_n;
-    let mean_dyx = dgamma[p.off_dgamma + f] * inv_n;
+    let mean_dy = grads[p.off_dbeta + f] * inv_n;
+    let mean_dyx = grads[p.off_dgamma + f] * inv_n;
     let r0 = c * p.rows_per_chunk;
     let r1 = min(r0 + p.rows_per_chunk, p.rows);
     for (var r = r0; r < r1; r++) {

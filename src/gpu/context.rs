@@ -5,6 +5,7 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 
 use super::kernel::{Kernel, KernelSpec};
+use super::limits::{self, LimitError};
 use crate::kernels::choice::Family;
 use crate::kernels::matmul::Variant;
 
@@ -42,6 +43,43 @@ pub enum GpuError {
     /// `DAE_KERNELS` is malformed or asks for a family this adapter lacks.
     #[error("{0}")]
     Kernels(String),
+    /// A kernel or dispatch needs more of a limit than the device allows.
+    #[error("{0}")]
+    Limit(Box<LimitError>),
+    #[error(
+        "DAE_LIMITS={value:?}: {message}.\n  fix: set DAE_LIMITS to `webgpu`, `adapter` and/or \
+         comma-separated `name=value` limits, or unset it"
+    )]
+    BadLimits { value: String, message: String },
+}
+
+impl GpuError {
+    /// Names where in a plan a [`GpuError::Limit`] arose (`layer 2
+    /// (dense_1), forward`), unless it already says; other errors pass.
+    pub fn at(self, site: impl FnOnce() -> String) -> GpuError {
+        match self {
+            GpuError::Limit(mut e) if e.site.is_none() => {
+                e.site = Some(site());
+                GpuError::Limit(e)
+            }
+            other => other,
+        }
+    }
+}
+
+impl From<LimitError> for GpuError {
+    fn from(e: LimitError) -> GpuError {
+        GpuError::Limit(Box::new(e))
+    }
+}
+
+/// How a device's limits and features are chosen.
+enum Request {
+    /// `DAE_LIMITS` (see [`limits::requested`]) and subgroups where the
+    /// adapter has them.
+    Env,
+    /// These limits, and these features where the adapter has them.
+    Exactly(Box<wgpu::Limits>, wgpu::Features),
 }
 
 /// The device, its queue, what the adapter is and the pipeline cache.
@@ -49,7 +87,11 @@ pub struct Gpu {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub info: wgpu::AdapterInfo,
+    /// The device's limits: what was requested (see [`limits::requested`]),
+    /// and what kernels, dispatches and buffers are held to.
     pub limits: wgpu::Limits,
+    /// What the adapter would have allowed.
+    pub adapter_limits: wgpu::Limits,
     pub features: wgpu::Features,
     pub(super) kernels: Mutex<HashMap<String, Arc<Kernel>>>,
     pub(super) step_layout: wgpu::BindGroupLayout,
@@ -70,13 +112,26 @@ impl Gpu {
     /// Picks an adapter honouring `WGPU_BACKEND` (vulkan, metal, dx12, gl),
     /// `WGPU_ADAPTER_NAME` (a case-insensitive substring of the adapter name)
     /// and `WGPU_POWER_PREF` (low, high, none; default high), then opens a
-    /// device with the adapter's own limits so large datasets fit.
+    /// device with the WebGPU default limits, raised to the adapter's for
+    /// buffer and binding sizes so large datasets fit; `DAE_LIMITS` changes
+    /// that (see [`limits::requested`]).
     pub fn new() -> Result<Gpu, GpuError> {
         quiet_device_select();
-        pollster::block_on(Self::new_async())
+        pollster::block_on(Self::new_async(Request::Env))
     }
 
-    async fn new_async() -> Result<Gpu, GpuError> {
+    /// The adapter [`Gpu::new`] picks, opened with exactly `limits` (which
+    /// it must allow) and those of `features` it has: a smaller device than
+    /// the adapter, for tests and for checking a model against one.
+    pub fn with_limits(limits: wgpu::Limits, features: wgpu::Features) -> Result<Gpu, GpuError> {
+        quiet_device_select();
+        pollster::block_on(Self::new_async(Request::Exactly(
+            Box::new(limits),
+            features,
+        )))
+    }
+
+    async fn new_async(request: Request) -> Result<Gpu, GpuError> {
         let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::PRIMARY);
         let instance = instance(backends);
         let adapter = match std::env::var("WGPU_ADAPTER_NAME") {
@@ -121,20 +176,24 @@ impl Gpu {
                     backends: format!("{backends:?}"),
                 })?,
         };
-        Self::open(adapter).await
+        Self::open(adapter, request).await
     }
 
     /// A second device on this one's adapter, opened the same way; see
     /// [`Gpu::open_matching`].
     pub fn open_like(&self) -> Result<Gpu, GpuError> {
-        Self::open_matching(&self.info)
+        Self::open_matching(&self.info, &self.limits, self.features)
     }
 
     /// A device on the adapter `info` describes (same backend, name, vendor,
-    /// device and driver), opened as [`Gpu::new`] opens one: same features,
-    /// limits and step layout, so the same [`KernelSpec`] builds the same
-    /// pipeline. For [`Gpu::precompile`]'s helper threads.
-    pub fn open_matching(want: &wgpu::AdapterInfo) -> Result<Gpu, GpuError> {
+    /// device and driver), opened with `limits` and `features` (another
+    /// device's) and the same step layout, so the same [`KernelSpec`] builds
+    /// the same pipeline. For [`Gpu::precompile`]'s helper threads.
+    pub fn open_matching(
+        want: &wgpu::AdapterInfo,
+        limits: &wgpu::Limits,
+        features: wgpu::Features,
+    ) -> Result<Gpu, GpuError> {
         quiet_device_select();
         let instance = instance(wgpu::Backends::from(want.backend));
         let adapters = pollster::block_on(instance.enumerate_adapters(want.backend.into()));
@@ -162,24 +221,44 @@ impl Gpu {
                 wanted: want.name.clone(),
                 available: "none with the same driver".into(),
             })?;
-        pollster::block_on(Self::open(adapter))
+        pollster::block_on(Self::open(
+            adapter,
+            Request::Exactly(Box::new(limits.clone()), features),
+        ))
     }
 
-    /// Opens a device with the adapter's own limits so large datasets fit,
-    /// and the optional features dae uses where the adapter has them.
-    async fn open(adapter: wgpu::Adapter) -> Result<Gpu, GpuError> {
+    /// Opens a device with the limits `request` chooses and the optional
+    /// features dae uses (subgroups, for the register-blocked kernels) where
+    /// the adapter has them.
+    async fn open(adapter: wgpu::Adapter, request: Request) -> Result<Gpu, GpuError> {
         let info = adapter.get_info();
         let family = Family::from_env().map_err(GpuError::Kernels)?;
-        let wanted_features = wgpu::Features::SUBGROUP
-            | wgpu::Features::TIMESTAMP_QUERY
-            | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES;
+        let adapter_limits = adapter.limits();
+        let (limits, wanted_features) = match request {
+            Request::Env => {
+                let knob = std::env::var("DAE_LIMITS").ok();
+                let limits =
+                    limits::requested(&adapter_limits, knob.as_deref()).map_err(|message| {
+                        GpuError::BadLimits {
+                            value: knob.clone().unwrap_or_default(),
+                            message,
+                        }
+                    })?;
+                (
+                    limits,
+                    wgpu::Features::SUBGROUP
+                        | wgpu::Features::TIMESTAMP_QUERY
+                        | wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES,
+                )
+            }
+            Request::Exactly(limits, features) => (*limits, features),
+        };
         let features = adapter.features() & wanted_features;
-        let limits = adapter.limits();
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("dae device"),
                 required_features: features,
-                required_limits: limits.clone(),
+                required_limits: limits,
                 experimental_features: wgpu::ExperimentalFeatures::disabled(),
                 memory_hints: wgpu::MemoryHints::Performance,
                 trace: wgpu::Trace::Off,
@@ -189,6 +268,7 @@ impl Gpu {
                 adapter: info.name.clone(),
                 source,
             })?;
+        let limits = device.limits();
         let step_layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
             label: Some("step uniform layout"),
             entries: &[wgpu::BindGroupLayoutEntry {
@@ -210,6 +290,7 @@ impl Gpu {
             queue,
             info,
             limits,
+            adapter_limits,
             features,
             kernels: Mutex::new(HashMap::new()),
             step_layout,
@@ -361,63 +442,6 @@ impl Gpu {
             .poll(wgpu::PollType::wait_indefinitely())
             .map(|_| ())
             .map_err(|e| GpuError::Readback(e.to_string()))
-    }
-
-    /// A multi-line description for `dae info`.
-    pub fn describe(&self) -> String {
-        let i = &self.info;
-        let l = &self.limits;
-        let kind = match i.device_type {
-            wgpu::DeviceType::Cpu => "CPU (software rasteriser)",
-            wgpu::DeviceType::DiscreteGpu => "GPU (discrete)",
-            wgpu::DeviceType::IntegratedGpu => "GPU (integrated)",
-            wgpu::DeviceType::VirtualGpu => "GPU (virtual)",
-            wgpu::DeviceType::Other => "other",
-        };
-        let variant = format!(
-            "{}{}",
-            match Variant::untuned(self) {
-                Variant::Subgroup => format!(
-                    "register-blocked with {}-lane subgroup broadcasts (CPU driver)",
-                    i.subgroup_min_size
-                ),
-                Variant::Tiled => "workgroup-memory tiles (GPU)".to_string(),
-            },
-            match self.family {
-                Family::Auto => "",
-                _ => ", forced by DAE_KERNELS",
-            }
-        );
-        let yes = |b: bool| if b { "yes" } else { "no" };
-        format!(
-            "adapter:        {}\nbackend:        {:?}\ndevice type:    {}\ndriver:         {} ({})\nvendor/device:  {:#06x}/{:#06x}\n\
-             kernel variant: {}\nsubgroups:      {} (sizes {}..{})\ntimestamps:     {}\npipelines:      {}\n\
-             limits:\n  max_storage_buffer_binding_size: {} MiB\n  max_buffer_size:                 {} MiB\n  \
-             max_compute_workgroup_size_x:    {}\n  max_compute_invocations_per_workgroup: {}\n  \
-             max_compute_workgroups_per_dimension: {}\n  max_compute_workgroup_storage_size: {} KiB\n  \
-             max_storage_buffers_per_shader_stage: {}\n  min_uniform_buffer_offset_alignment: {}",
-            i.name,
-            i.backend,
-            kind,
-            i.driver,
-            i.driver_info,
-            i.vendor,
-            i.device,
-            variant,
-            yes(self.has_subgroups()),
-            i.subgroup_min_size,
-            i.subgroup_max_size,
-            yes(self.features.contains(wgpu::Features::TIMESTAMP_QUERY)),
-            self.describe_compiling(),
-            l.max_storage_buffer_binding_size / (1 << 20),
-            l.max_buffer_size / (1 << 20),
-            l.max_compute_workgroup_size_x,
-            l.max_compute_invocations_per_workgroup,
-            l.max_compute_workgroups_per_dimension,
-            l.max_compute_workgroup_storage_size / 1024,
-            l.max_storage_buffers_per_shader_stage,
-            l.min_uniform_buffer_offset_alignment,
-        )
     }
 }
 

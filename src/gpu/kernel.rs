@@ -4,6 +4,7 @@ use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use super::limits::{check_grid, Needs};
 use super::{Gpu, GpuError, StepInfo, STEP_STRIDE};
 
 /// How a shader declares one binding of group 0.
@@ -81,13 +82,22 @@ pub struct Kernel {
     pub uses_step: bool,
     bindings: Vec<Binding>,
     spec: KernelSpec,
+    needs: Needs,
     /// Set once the driver has compiled the pipeline (see
     /// [`Gpu::precompile`]), so a later plan does not compile it again.
     compiled: AtomicBool,
 }
 
 impl Kernel {
+    /// Builds the pipeline once the shader's needs (see [`Needs::of`]) are
+    /// known to fit the device's limits: a kernel that does not fit fails
+    /// here, naming what it needs and the limit, not in the driver.
     pub(super) fn build(gpu: &Gpu, spec: &KernelSpec) -> Result<Kernel, GpuError> {
+        let needs = Needs::of(spec).map_err(|message| GpuError::Shader {
+            name: spec.name.to_string(),
+            message,
+        })?;
+        needs.check(spec.name, &gpu.limits)?;
         let device = &gpu.device;
         let entries: Vec<wgpu::BindGroupLayoutEntry> = spec
             .bindings
@@ -158,6 +168,7 @@ impl Kernel {
             uses_step: spec.uses_step,
             bindings: spec.bindings.clone(),
             spec: spec.clone(),
+            needs,
             compiled: AtomicBool::new(false),
         })
     }
@@ -165,6 +176,11 @@ impl Kernel {
     /// What the kernel was built from.
     pub fn spec(&self) -> &KernelSpec {
         &self.spec
+    }
+
+    /// What it needs of the device (checked when it was built).
+    pub fn needs(&self) -> Needs {
+        self.needs
     }
 
     pub fn bindings(&self) -> &[Binding] {
@@ -215,6 +231,12 @@ pub struct Dispatch {
 }
 
 impl Dispatch {
+    /// Holds its workgroup counts to the device's
+    /// `max_compute_workgroups_per_dimension` (see [`check_grid`]).
+    pub fn check(&self, gpu: &Gpu) -> Result<(), GpuError> {
+        Ok(check_grid(self.kernel.name, self.workgroups, &gpu.limits)?)
+    }
+
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>, step: Option<(&wgpu::BindGroup, u32)>) {
         pass.set_pipeline(&self.kernel.pipeline);
         pass.set_bind_group(0, &self.group, &[]);

@@ -8,7 +8,9 @@
 
 mod buffers;
 mod context;
+mod describe;
 mod kernel;
+pub mod limits;
 mod mesa_cache;
 mod precompile;
 mod timestamps;
@@ -16,6 +18,7 @@ mod timestamps;
 pub use buffers::{Readback, Tensor, View, STEP_STRIDE};
 pub use context::{Gpu, GpuError};
 pub use kernel::{step_offset, Binding, Dispatch, Kernel, KernelSpec, Program};
+pub use limits::{LimitError, Needs};
 pub use precompile::Precompiled;
 pub use timestamps::{elapsed_ns, DispatchTimer, HostReason, TimestampMode, Timing, TimingChoice};
 

@@ -165,11 +165,12 @@ impl Gpu {
         for _ in 0..helpers {
             shared.lock().alive += 1;
             let (sh, info) = (shared.clone(), self.info.clone());
+            let (limits, features) = (self.limits.clone(), self.features);
             // Detached: a helper still opening its device when this thread
             // has compiled everything (a warm cache) is not waited for.
             let spawned = std::thread::Builder::new()
                 .name("dae-precompile".into())
-                .spawn(move || helper(&sh, &info));
+                .spawn(move || helper(&sh, &info, &limits, features));
             if spawned.is_err() {
                 shared.lock().alive -= 1;
             }
@@ -290,7 +291,12 @@ impl Drop for Report<'_> {
 
 /// A helper thread: its own device on the same adapter compiles pipelines
 /// until none is left, so they land in Mesa's disk cache.
-fn helper(shared: &Shared, info: &wgpu::AdapterInfo) {
+fn helper(
+    shared: &Shared,
+    info: &wgpu::AdapterInfo,
+    limits: &wgpu::Limits,
+    features: wgpu::Features,
+) {
     // Declared before the device so that it reports after the device is
     // gone: closing it finishes Mesa's pending disk-cache writes.
     let mut report = Report {
@@ -301,7 +307,7 @@ fn helper(shared: &Shared, info: &wgpu::AdapterInfo) {
     if !shared.needs_help() {
         return;
     }
-    let Ok(gpu) = Gpu::open_matching(info) else {
+    let Ok(gpu) = Gpu::open_matching(info, limits, features) else {
         return;
     };
     let mut compiled = Vec::new();

@@ -11,9 +11,17 @@ use crate::gpu::{groups, groups_2d, Binding, Dispatch, Gpu, GpuError, KernelSpec
 /// WGSL sources of this module, by file name.
 pub const SHADERS: &[(&str, &str)] = &[
     ("sgd.wgsl", include_str!("../../shaders/sgd.wgsl")),
-    ("adam.wgsl", include_str!("../../shaders/adam.wgsl")),
+    ("adam.wgsl", ADAM.1),
+    ("adam_vec4.wgsl", ADAM_VEC4.1),
     ("l2_grad.wgsl", include_str!("../../shaders/l2_grad.wgsl")),
 ];
+
+/// Adam's kernel name and source: scalar, and 4 elements per load for
+/// aligned ranges. Each binds every buffer once (6 storage buffers with the
+/// params and step ones; WebGPU's default limit is 8), unlike sgd and
+/// l2_grad, which bind each twice (as vec4 and as f32) in one kernel.
+const ADAM: (&str, &str) = ("adam", include_str!("../../shaders/adam.wgsl"));
+const ADAM_VEC4: (&str, &str) = ("adam_vec4", include_str!("../../shaders/adam_vec4.wgsl"));
 
 /// Elements per workgroup in every optimizer shader (64 invocations × 4).
 const ELEMS_PER_GROUP: usize = 256;
@@ -197,38 +205,33 @@ pub fn adam(
         _pad: [0; 2],
     };
     let uniform = gpu.uniform("adam params", &p);
-    let plan = Vec4Plan::new(
-        gpu,
-        n,
-        &[params, grads],
-        &[params.tensor, grads.tensor, m, v],
-    )?;
-    let spec = plan.spec(KernelSpec::new(
-        "adam",
-        include_str!("../../shaders/adam.wgsl"),
+    // 4 elements per load where n and both offsets are multiples of 4 (the
+    // training plan's always are: every tensor starts on 64 words).
+    let vec4 =
+        n.is_multiple_of(4) && params.offset.is_multiple_of(4) && grads.offset.is_multiple_of(4);
+    let ((name, source), workgroups) = if vec4 {
+        (ADAM_VEC4, groups_2d(groups(n / 4, 64)))
+    } else {
+        (ADAM, groups_2d(groups(n, ELEMS_PER_GROUP)))
+    };
+    let spec = KernelSpec::new(
+        name,
+        source,
         &[
             Binding::ReadOnly,
-            Binding::ReadOnly,
-            Binding::ReadWrite,
-            Binding::ReadWrite,
-            Binding::ReadWrite,
             Binding::ReadWrite,
             Binding::ReadWrite,
             Binding::ReadWrite,
             Binding::Uniform,
         ],
-    ));
+    );
     let kernel = gpu.kernel(&spec.with_step())?;
     let group = kernel.bind(
         gpu,
         &[
-            plan.read4(grads.tensor),
             grads.tensor.binding(),
-            plan.write4(params.tensor),
             params.tensor.binding(),
-            plan.write4(m),
             m.binding(),
-            plan.write4(v),
             v.binding(),
             uniform.as_entire_binding(),
         ],
@@ -236,7 +239,7 @@ pub fn adam(
     Ok(Dispatch {
         kernel,
         group,
-        workgroups: plan.workgroups,
+        workgroups,
         params: Some(uniform),
     })
 }

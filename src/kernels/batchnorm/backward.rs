@@ -1,5 +1,7 @@
 //! The backward pass: gamma's and beta's gradients and the input gradient.
 
+use std::sync::Arc;
+
 use super::*;
 use crate::gpu::{Binding, Dispatch, Gpu, GpuError, KernelSpec, Program, Tensor, View};
 
@@ -7,7 +9,8 @@ use crate::gpu::{Binding, Dispatch, Gpu, GpuError, KernelSpec, Program, Tensor, 
 /// finish, input gradient):
 /// dbeta = Σ_rows dy, dgamma = Σ_rows dy·xhat,
 /// dx = gamma·rstd/N · (N·dy − dbeta − xhat·dgamma), xhat = (x − mean)·rstd.
-/// dx, dgamma and dbeta are overwritten. mean and rstd come from
+/// dx, dgamma and dbeta are overwritten; dgamma and dbeta are views of one
+/// tensor (the gradient buffer, or a scratch one). mean and rstd come from
 /// [`forward_train`]. The program owns a scratch buffer of (chunks,
 /// features, 2) words.
 #[allow(clippy::too_many_arguments)]
@@ -125,7 +128,13 @@ pub fn backward_chunked(
         params: Some(params),
     });
 
-    let spec = streaming_spec(chunking, BACKWARD_DX, BACKWARD_DX_VEC4, 9);
+    // dgamma and dbeta share one binding: 8 storage buffers, the WebGPU
+    // default max_storage_buffers_per_shader_stage.
+    assert!(
+        Arc::ptr_eq(&dgamma.tensor.buffer, &dbeta.tensor.buffer),
+        "batchnorm backward: dgamma and dbeta must be views of one tensor"
+    );
+    let spec = streaming_spec(chunking, BACKWARD_DX, BACKWARD_DX_VEC4, 8);
     let kernel = gpu.kernel(&spec)?;
     let params = gpu.uniform(
         "batchnorm_backward_dx params",
@@ -146,7 +155,6 @@ pub fn backward_chunked(
             rstd.binding(),
             gamma.tensor.binding(),
             dgamma.tensor.binding(),
-            dbeta.tensor.binding(),
             dx.binding(),
             params.as_entire_binding(),
         ],

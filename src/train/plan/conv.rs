@@ -3,11 +3,11 @@
 //! gradients, input gradient).
 
 use crate::gpu::{Dispatch, GpuError, Program, Tensor};
-use crate::kernels::conv2d;
+use crate::kernels::conv2d::{self, Conv2d, Padding};
 use crate::nn::params::Role;
-use crate::nn::{Act, Loss};
+use crate::nn::{Act, Layer, Loss, Shape};
 
-use super::{conv_shape, Site};
+use super::Site;
 
 /// y = act(conv(x, W) + b).
 pub(super) fn forward(s: &Site, act: Act) -> Result<Dispatch, GpuError> {
@@ -59,4 +59,25 @@ pub(super) fn backward<'a>(
         )?);
     }
     Ok(())
+}
+
+fn conv_shape(l: &Layer, input: Shape, batch: usize) -> Conv2d {
+    let Layer::Conv2d {
+        filters,
+        kernel,
+        same,
+        ..
+    } = *l
+    else {
+        unreachable!("conv_shape of a {l:?}")
+    };
+    Conv2d {
+        batch,
+        h: input.h,
+        w: input.w,
+        cin: input.c,
+        cout: filters,
+        k: kernel,
+        padding: if same { Padding::Same } else { Padding::Valid },
+    }
 }

@@ -7,7 +7,7 @@ use crate::kernels::noise::{self, Noise};
 use crate::kernels::{gather, loss, reduce};
 use crate::nn::Loss;
 
-use super::{Buffers, GpuModel, NOISE_STREAM};
+use super::{limits, Buffers, GpuModel, NOISE_STREAM};
 
 /// gather + noise: fills `b.x_clean`, `b.labels` and `b.x_in`.
 pub fn input_program(
@@ -19,25 +19,33 @@ pub fn input_program(
     noise: Noise,
 ) -> Result<Program, GpuError> {
     let mut p = Program::default();
-    p.push(gather::gather(
+    limits::checked(
         gpu,
-        &b.x_clean,
-        &b.labels,
-        &split.images,
-        &split.labels,
-        indices,
-        indices.len,
-        b.batch,
-        features,
-    )?);
-    p.push(noise::apply(
-        gpu,
-        &b.x_in,
-        &b.x_clean,
-        b.batch * features,
-        noise,
-        NOISE_STREAM,
-    )?);
+        &mut p,
+        || "input (gather and noise)".into(),
+        |p| {
+            p.push(gather::gather(
+                gpu,
+                &b.x_clean,
+                &b.labels,
+                &split.images,
+                &split.labels,
+                indices,
+                indices.len,
+                b.batch,
+                features,
+            )?);
+            p.push(noise::apply(
+                gpu,
+                &b.x_in,
+                &b.x_clean,
+                b.batch * features,
+                noise,
+                NOISE_STREAM,
+            )?);
+            Ok(())
+        },
+    )?;
     Ok(p)
 }
 
@@ -62,62 +70,70 @@ pub fn loss_program(
         Some(k) => &b.acts[k],
         None => &b.x_clean,
     };
-    match m.spec.loss {
-        Loss::Mse => p.push(loss::mse(
-            gpu,
-            dlast,
-            &b.row_loss,
-            out,
-            target,
-            b.batch,
-            cols,
-        )?),
-        Loss::Bce => p.push(loss::bce(
-            gpu,
-            dlast,
-            &b.row_loss,
-            out,
-            target,
-            b.batch,
-            cols,
-        )?),
-        Loss::SoftmaxCrossEntropy => {
-            p.push(loss::softmax_xent(
+    limits::checked(
+        gpu,
+        &mut p,
+        || limits::step(m, "loss"),
+        |p| {
+            match m.spec.loss {
+                Loss::Mse => p.push(loss::mse(
+                    gpu,
+                    dlast,
+                    &b.row_loss,
+                    out,
+                    target,
+                    b.batch,
+                    cols,
+                )?),
+                Loss::Bce => p.push(loss::bce(
+                    gpu,
+                    dlast,
+                    &b.row_loss,
+                    out,
+                    target,
+                    b.batch,
+                    cols,
+                )?),
+                Loss::SoftmaxCrossEntropy => {
+                    p.push(loss::softmax_xent(
+                        gpu,
+                        dlast,
+                        &b.row_loss,
+                        &b.row_correct,
+                        &b.probs,
+                        out,
+                        &b.labels,
+                        b.batch,
+                        cols,
+                    )?);
+                }
+            }
+            p.push(reduce::flag_nonfinite(
                 gpu,
-                dlast,
-                &b.row_loss,
-                &b.row_correct,
-                &b.probs,
+                acc,
+                nonfinite_slot,
                 out,
-                &b.labels,
-                b.batch,
-                cols,
+                b.batch * cols,
             )?);
-        }
-    }
-    p.push(reduce::flag_nonfinite(
-        gpu,
-        acc,
-        nonfinite_slot,
-        out,
-        b.batch * cols,
-    )?);
-    p.push(reduce::flag_nonfinite(
-        gpu,
-        acc,
-        nonfinite_slot,
-        &b.row_loss,
-        b.batch,
-    )?);
-    p.push(reduce::sum_into(gpu, acc, loss_slot, &b.row_loss, b.batch)?);
-    if m.spec.loss.is_classifier() {
-        p.push(reduce::sum_into(
-            gpu,
-            acc,
-            correct_slot,
-            &b.row_correct,
-            b.batch,
-        )?);
-    }
+            p.push(reduce::flag_nonfinite(
+                gpu,
+                acc,
+                nonfinite_slot,
+                &b.row_loss,
+                b.batch,
+            )?);
+            p.push(reduce::sum_into(gpu, acc, loss_slot, &b.row_loss, b.batch)?);
+            if m.spec.loss.is_classifier() {
+                p.push(reduce::sum_into(
+                    gpu,
+                    acc,
+                    correct_slot,
+                    &b.row_correct,
+                    b.batch,
+                )?);
+            }
+            Ok(())
+        },
+    )?;
     Ok(p)
 }

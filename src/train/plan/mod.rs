@@ -13,6 +13,7 @@ mod conv;
 mod dense;
 mod elementwise;
 mod fuse;
+mod limits;
 mod loss;
 mod optimizer;
 mod pool;
@@ -26,12 +27,9 @@ use crate::data::gpu::GpuDataset;
 use crate::gpu::{Dispatch, Gpu, GpuError, Program, Tensor};
 use crate::kernels::activation::{self, Activation};
 use crate::kernels::batchnorm::Epilogue;
-use crate::kernels::conv2d::{Conv2d, Padding};
 use crate::kernels::dropout;
-use crate::kernels::pool::{Pool2d, PoolPadding};
 use crate::kernels::reduce;
 use crate::nn::params::ParamLayout;
-use crate::nn::Shape;
 use crate::nn::{Act, Layer, LayerSpec, ModelSpec, Resolved};
 use crate::optim::Optimizer;
 
@@ -226,30 +224,38 @@ pub fn forward_program(
             y,
             n_out,
         };
-        let d: Dispatch = match &l.layer {
-            Layer::Dense { units, act, .. } => dense::forward(&s, *units, *act)?,
-            Layer::BatchNorm { momentum, eps } => {
-                let fused = fuse
-                    .then(|| fuse::batchnorm_epilogue(&m.spec, i, mode))
-                    .flatten();
-                let (last, epi) = fused.unwrap_or((i, Epilogue::NONE));
-                let s = Site {
-                    y: &b.acts[last],
-                    ..s
+        limits::checked(
+            gpu,
+            &mut p,
+            || limits::layer(m, i, "forward"),
+            |p| {
+                let d: Dispatch = match &l.layer {
+                    Layer::Dense { units, act, .. } => dense::forward(&s, *units, *act)?,
+                    Layer::BatchNorm { momentum, eps } => {
+                        let fused = fuse
+                            .then(|| fuse::batchnorm_epilogue(&m.spec, i, mode))
+                            .flatten();
+                        let (last, epi) = fused.unwrap_or((i, Epilogue::NONE));
+                        let s = Site {
+                            y: &b.acts[last],
+                            ..s
+                        };
+                        batchnorm::forward(p, &s, mode, *momentum, *eps, epi)?;
+                        skip_to = last + 1;
+                        return Ok(());
+                    }
+                    Layer::Dropout { rate } => elementwise::dropout_forward(&s, mode, *rate)?,
+                    Layer::Activation(a) => elementwise::activation_forward(&s, *a)?,
+                    Layer::Conv2d { act, .. } => conv::forward(&s, *act)?,
+                    Layer::MaxPool { .. } => pool::maxpool_forward(&s)?,
+                    Layer::UpSample { factor } => pool::upsample_forward(&s, *factor)?,
+                    Layer::Flatten | Layer::Reshape { .. } => return Ok(()),
+                    Layer::Noise(n) => elementwise::noise_forward(&s, mode, *n)?,
                 };
-                batchnorm::forward(&mut p, &s, mode, *momentum, *eps, epi)?;
-                skip_to = last + 1;
-                continue;
-            }
-            Layer::Dropout { rate } => elementwise::dropout_forward(&s, mode, *rate)?,
-            Layer::Activation(a) => elementwise::activation_forward(&s, *a)?,
-            Layer::Conv2d { act, .. } => conv::forward(&s, *act)?,
-            Layer::MaxPool { .. } => pool::maxpool_forward(&s)?,
-            Layer::UpSample { factor } => pool::upsample_forward(&s, *factor)?,
-            Layer::Flatten | Layer::Reshape { .. } => continue,
-            Layer::Noise(n) => elementwise::noise_forward(&s, mode, *n)?,
-        };
-        p.push(d);
+                p.push(d);
+                Ok(())
+            },
+        )?;
     }
     Ok(p)
 }
@@ -298,78 +304,58 @@ pub fn backward_program(gpu: &Gpu, m: &GpuModel, b: &Buffers) -> Result<Program,
             y,
             n_out,
         };
-        match &l.layer {
-            Layer::Dense { units, act, .. } => dense::backward(&mut p, &s, dy, dx, *units, *act)?,
-            Layer::BatchNorm { .. } => batchnorm::backward(&mut p, &s, dy, dx)?,
-            Layer::Dropout { rate } => elementwise::dropout_backward(&mut p, &s, dy, dx, *rate)?,
-            Layer::Activation(a) => match fuse::dropout_before(&m.spec, i) {
-                Some((rate, stream)) if i >= 2 && trains_before[i - 1] => {
-                    // The Dropout's backward runs here, into its own dx.
-                    p.push(dropout::backward_with_activation(
-                        gpu,
-                        &b.dacts[i - 2],
-                        dy,
-                        y,
-                        n_out,
-                        rate,
-                        stream,
-                        a.kernel(),
-                    )?);
-                    skip_next = true;
+        limits::checked(
+            gpu,
+            &mut p,
+            || limits::layer(m, i, "backward"),
+            |p| {
+                match &l.layer {
+                    Layer::Dense { units, act, .. } => {
+                        dense::backward(p, &s, dy, dx, *units, *act)?
+                    }
+                    Layer::BatchNorm { .. } => batchnorm::backward(p, &s, dy, dx)?,
+                    Layer::Dropout { rate } => elementwise::dropout_backward(p, &s, dy, dx, *rate)?,
+                    Layer::Activation(a) => match fuse::dropout_before(&m.spec, i) {
+                        Some((rate, stream)) if i >= 2 && trains_before[i - 1] => {
+                            // The Dropout's backward runs here, into its own dx.
+                            p.push(dropout::backward_with_activation(
+                                gpu,
+                                &b.dacts[i - 2],
+                                dy,
+                                y,
+                                n_out,
+                                rate,
+                                stream,
+                                a.kernel(),
+                            )?);
+                            skip_next = true;
+                        }
+                        _ => elementwise::activation_backward(p, &s, dy, dx, *a)?,
+                    },
+                    Layer::Conv2d { act, .. } => conv::backward(p, &s, dy, dx, *act)?,
+                    Layer::MaxPool { .. } => pool::maxpool_backward(p, &s, dy, dx)?,
+                    Layer::UpSample { factor } => pool::upsample_backward(p, &s, dy, dx, *factor)?,
+                    // Views: the input gradient is the output gradient's buffer.
+                    Layer::Flatten | Layer::Reshape { .. } => {}
+                    // Additive noise passes the gradient straight through.
+                    Layer::Noise(_) => elementwise::noise_backward(p, &s, dy, dx)?,
                 }
-                _ => elementwise::activation_backward(&mut p, &s, dy, dx, *a)?,
+                Ok(())
             },
-            Layer::Conv2d { act, .. } => conv::backward(&mut p, &s, dy, dx, *act)?,
-            Layer::MaxPool { .. } => pool::maxpool_backward(&mut p, &s, dy, dx)?,
-            Layer::UpSample { factor } => pool::upsample_backward(&mut p, &s, dy, dx, *factor)?,
-            // Views: the input gradient is the output gradient's buffer.
-            Layer::Flatten | Layer::Reshape { .. } => {}
-            // Additive noise passes the gradient straight through.
-            Layer::Noise(_) => elementwise::noise_backward(&mut p, &s, dy, dx)?,
-        }
+        )?;
     }
     // Keras l2(f) on each trainable Dense kernel: g += 2·f·w.
-    optimizer::l2(&mut p, gpu, m)?;
-    optimizer::update(&mut p, gpu, m)?;
+    limits::checked(
+        gpu,
+        &mut p,
+        || limits::step(m, "L2 penalty"),
+        |p| optimizer::l2(p, gpu, m),
+    )?;
+    limits::checked(
+        gpu,
+        &mut p,
+        || limits::step(m, "optimizer update"),
+        |p| optimizer::update(p, gpu, m),
+    )?;
     Ok(p)
-}
-
-fn conv_shape(l: &Layer, input: Shape, batch: usize) -> Conv2d {
-    let Layer::Conv2d {
-        filters,
-        kernel,
-        same,
-        ..
-    } = *l
-    else {
-        unreachable!("conv_shape of a {l:?}")
-    };
-    Conv2d {
-        batch,
-        h: input.h,
-        w: input.w,
-        cin: input.c,
-        cout: filters,
-        k: kernel,
-        padding: if same { Padding::Same } else { Padding::Valid },
-    }
-}
-
-fn pool_shape(l: &Layer, input: Shape, batch: usize) -> Pool2d {
-    let Layer::MaxPool { pool, stride, same } = *l else {
-        unreachable!("pool_shape of a {l:?}")
-    };
-    Pool2d {
-        batch,
-        h: input.h,
-        w: input.w,
-        c: input.c,
-        pool,
-        stride,
-        padding: if same {
-            PoolPadding::Same
-        } else {
-            PoolPadding::Valid
-        },
-    }
 }

@@ -1,9 +1,10 @@
 //! Recording the forward and backward passes of MaxPool and UpSample.
 
 use crate::gpu::{Dispatch, GpuError, Program, Tensor};
-use crate::kernels::pool::{self, Upsample};
+use crate::kernels::pool::{self, Pool2d, PoolPadding, Upsample};
+use crate::nn::{Layer, Shape};
 
-use super::{fuse, pool_shape, Site};
+use super::{fuse, Site};
 use crate::kernels::activation::Activation;
 
 /// Max-pools `x` into `y`, saving each output's winning input index.
@@ -90,5 +91,24 @@ fn with_slope<'a>(s: &Site<'a>, dx: &'a Tensor) -> (&'a Tensor, Option<(&'a Tens
     ) {
         (Some(act), Some(Some(dz))) => (dz, Some((s.x, act))),
         _ => (dx, None),
+    }
+}
+
+fn pool_shape(l: &Layer, input: Shape, batch: usize) -> Pool2d {
+    let Layer::MaxPool { pool, stride, same } = *l else {
+        unreachable!("pool_shape of a {l:?}")
+    };
+    Pool2d {
+        batch,
+        h: input.h,
+        w: input.w,
+        c: input.c,
+        pool,
+        stride,
+        padding: if same {
+            PoolPadding::Same
+        } else {
+            PoolPadding::Valid
+        },
     }
 }

@@ -53,13 +53,21 @@ impl StepPlan {
             TEST_NONFINITE,
         )?);
         let mut check_params = Program::default();
-        check_params.push(reduce::flag_nonfinite(
+        limits::checked(
             gpu,
-            &acc,
-            PARAMS_NONFINITE,
-            &m.params,
-            m.layout.total_len,
-        )?);
+            &mut check_params,
+            || limits::step(m, "parameter check"),
+            |p| {
+                p.push(reduce::flag_nonfinite(
+                    gpu,
+                    &acc,
+                    PARAMS_NONFINITE,
+                    &m.params,
+                    m.layout.total_len,
+                )?);
+                Ok(())
+            },
+        )?;
         Ok(StepPlan {
             train_buffers: b,
             train_indices,

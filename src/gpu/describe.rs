@@ -1,0 +1,161 @@
+//! `dae info`: the adapter, the device opened on it and its limits.
+
+use super::Gpu;
+use crate::kernels::choice::Family;
+use crate::kernels::matmul::Variant;
+
+impl Gpu {
+    /// A multi-line description for `dae info`: the adapter, the kernel
+    /// variant, the features, and the device's limits (what was requested),
+    /// each with the adapter's own value where it allows more.
+    pub fn describe(&self) -> String {
+        let i = &self.info;
+        let kind = match i.device_type {
+            wgpu::DeviceType::Cpu => "CPU (software rasteriser)",
+            wgpu::DeviceType::DiscreteGpu => "GPU (discrete)",
+            wgpu::DeviceType::IntegratedGpu => "GPU (integrated)",
+            wgpu::DeviceType::VirtualGpu => "GPU (virtual)",
+            wgpu::DeviceType::Other => "other",
+        };
+        let variant = format!(
+            "{}{}",
+            match Variant::untuned(self) {
+                Variant::Subgroup => format!(
+                    "register-blocked with {}-lane subgroup broadcasts (CPU driver)",
+                    i.subgroup_min_size
+                ),
+                Variant::Tiled => "workgroup-memory tiles (GPU)".to_string(),
+            },
+            match self.kernel_family() {
+                Family::Auto => "",
+                _ => ", forced by DAE_KERNELS",
+            }
+        );
+        let timestamps = if self
+            .features
+            .contains(wgpu::Features::TIMESTAMP_QUERY_INSIDE_PASSES)
+        {
+            "yes (also inside passes)"
+        } else if self.features.contains(wgpu::Features::TIMESTAMP_QUERY) {
+            "yes"
+        } else {
+            "no"
+        };
+        let yes = |b: bool| if b { "yes" } else { "no" };
+        format!(
+            "adapter:        {}\nbackend:        {:?}\ndevice type:    {}\ndriver:         {} ({})\nvendor/device:  {:#06x}/{:#06x}\n\
+             kernel variant: {}\nsubgroups:      {} (sizes {}..{})\ntimestamps:     {}\npipelines:      {}\n\
+             limits (requested; the adapter's own in brackets where it allows more; DAE_LIMITS changes them):\n{}",
+            i.name,
+            i.backend,
+            kind,
+            i.driver,
+            i.driver_info,
+            i.vendor,
+            i.device,
+            variant,
+            yes(self.has_subgroups()),
+            i.subgroup_min_size,
+            i.subgroup_max_size,
+            timestamps,
+            self.describe_compiling(),
+            self.describe_limits(),
+        )
+    }
+
+    /// One line per limit that dae's kernels, dispatches and buffers are
+    /// held to.
+    fn describe_limits(&self) -> String {
+        let (l, a) = (&self.limits, &self.adapter_limits);
+        const MIB: u64 = 1 << 20;
+        let rows: [(&str, u64, u64, &str, u64); 9] = [
+            (
+                "max_storage_buffer_binding_size",
+                l.max_storage_buffer_binding_size,
+                a.max_storage_buffer_binding_size,
+                "MiB",
+                MIB,
+            ),
+            (
+                "max_buffer_size",
+                l.max_buffer_size,
+                a.max_buffer_size,
+                "MiB",
+                MIB,
+            ),
+            (
+                "max_compute_workgroup_size_x",
+                l.max_compute_workgroup_size_x.into(),
+                a.max_compute_workgroup_size_x.into(),
+                "",
+                1,
+            ),
+            (
+                "max_compute_invocations_per_workgroup",
+                l.max_compute_invocations_per_workgroup.into(),
+                a.max_compute_invocations_per_workgroup.into(),
+                "",
+                1,
+            ),
+            (
+                "max_compute_workgroups_per_dimension",
+                l.max_compute_workgroups_per_dimension.into(),
+                a.max_compute_workgroups_per_dimension.into(),
+                "",
+                1,
+            ),
+            (
+                "max_compute_workgroup_storage_size",
+                l.max_compute_workgroup_storage_size.into(),
+                a.max_compute_workgroup_storage_size.into(),
+                "KiB",
+                1024,
+            ),
+            (
+                "max_storage_buffers_per_shader_stage",
+                l.max_storage_buffers_per_shader_stage.into(),
+                a.max_storage_buffers_per_shader_stage.into(),
+                "",
+                1,
+            ),
+            (
+                "min_storage_buffer_offset_alignment",
+                l.min_storage_buffer_offset_alignment.into(),
+                a.min_storage_buffer_offset_alignment.into(),
+                "",
+                1,
+            ),
+            (
+                "min_uniform_buffer_offset_alignment",
+                l.min_uniform_buffer_offset_alignment.into(),
+                a.min_uniform_buffer_offset_alignment.into(),
+                "",
+                1,
+            ),
+        ];
+        let with_unit = |v: u64, unit: &str, scale: u64| {
+            if unit.is_empty() {
+                v.to_string()
+            } else {
+                format!("{} {unit}", v / scale)
+            }
+        };
+        rows.iter()
+            .map(|&(name, device, adapter, unit, scale)| {
+                // Alignments are better when smaller.
+                let better = if name.starts_with("min_") {
+                    adapter < device
+                } else {
+                    adapter > device
+                };
+                let own = if better {
+                    format!(" ({})", with_unit(adapter, unit, scale))
+                } else {
+                    String::new()
+                };
+                format!("  {name:<38} {}{own}", with_unit(device, unit, scale))
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
