@@ -16,7 +16,7 @@ warm training epoch (one warm-up, then the median of --reps epochs, each
 with its test pass) through dae's own training loop; then the same model
 (layers, initialisers, LeakyReLU 0.3, BatchNorm momentum 0.99 / eps 1e-3,
 dropout, loss, optimizer, batch size and input noise of src/nn/presets.rs and
-EXPERIMENTS.md) is built in the framework, in a process of its own, and
+docs/studies.md) is built in the framework, in a process of its own, and
 trained on the same training and test images (the study's IDX files under
 data/), shuffled, with the test images as validation data (Keras: `fit`,
 each epoch timed by a callback; PyTorch: a plain loop and a no_grad test

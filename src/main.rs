@@ -49,8 +49,8 @@ enum Command {
         #[arg(long)]
         test_limit: Option<usize>,
     },
-    /// Run a whole study of EXPERIMENTS.md: trainings, tables, figures and
-    /// report.md.
+    /// Run a whole study (see docs/studies.md): trainings, tables, figures
+    /// and report.md.
     Experiment(cli::ExperimentArgs),
     /// Check every kernel this adapter runs (each pass of every variant)
     /// against the CPU reference, on the presets' shapes and ragged ones;

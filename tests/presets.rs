@@ -1,4 +1,5 @@
-//! Presets build and report the exact parameter counts of EXPERIMENTS.md.
+//! Presets build and report the exact parameter counts of the studies
+//! (docs/studies.md).
 
 use dae::nn::params::ParamLayout;
 use dae::nn::presets::{preset, PRESETS};
@@ -78,7 +79,7 @@ fn summary_prints_keras_totals() {
     assert!(text.contains("Non-trainable params: 4,096"), "{text}");
 }
 
-/// The preset names of EXPERIMENTS.md's table.
+/// The preset names of the presets table in docs/studies.md.
 const STUDY_PRESETS: [&str; 14] = [
     "mlp-dae",
     "code-classifier",

@@ -21,7 +21,7 @@ use dae::run::{self, FolderMode, TrainOptions};
 
 #[derive(Args)]
 pub struct TrainArgs {
-    /// A preset of EXPERIMENTS.md (see `dae summary --preset NAME`).
+    /// A preset (see docs/studies.md and `dae summary --preset NAME`).
     #[arg(long, required_unless_present = "resume")]
     preset: Option<String>,
     /// Continue the run in DIR from its last checkpoint, with its own

@@ -1,4 +1,4 @@
-//! `dae experiment NAME`: a whole study of EXPERIMENTS.md, trained on the GPU,
+//! `dae experiment NAME`: a whole study (docs/studies.md), trained on the GPU,
 //! written as CSV tables, PNG figures, checkpoints and a `report.md`.
 
 mod conv_dae;

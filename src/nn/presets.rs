@@ -1,4 +1,4 @@
-//! The presets of EXPERIMENTS.md, with their studies' hyper-parameters.
+//! The presets of the studies (docs/studies.md), with their hyper-parameters.
 
 use super::{Act, Init, Layer, LayerSpec, Loss, ModelSpec, Shape};
 use crate::kernels::noise::Noise;
