@@ -5,6 +5,11 @@
 //! per adapter, driver, `dae` version and shape in `$XDG_CACHE_HOME/dae`
 //! (see [`cache`]), so later runs only read them.
 //!
+//! A challenger first races the incumbent at a sixteenth of the batch; one
+//! more than twice as slow there is not timed at full size (on lavapipe
+//! the tiled kernels are 5–25× slower, and timing them in full would cost
+//! minutes for the larger convolutions).
+//!
 //! Results never change beyond the tested tolerance: every variant is held
 //! to the same one. The fixed rule ([`Variant::best`]) is the incumbent; a
 //! challenger replaces it only when it is at least [`MARGIN`] faster in the
@@ -139,9 +144,9 @@ pub fn tune(gpu: &Gpu, ops: &[Op], log: &mut dyn FnMut(&str)) -> Result<Vec<Choi
         order.sort_by_key(|v| *v != incumbent);
         let mut times: Vec<(Variant, Option<f64>)> = Vec::new();
         for v in order {
-            let cutoff = times.first().and_then(|(_, t)| *t).map(|t| 2.0 * t / 1e3);
+            let base = times.first().and_then(|(_, t)| *t).map(|t| t / 1e3);
             let t = if passes_check(gpu, *op, v) {
-                Some(time(gpu, *op, v, cutoff)? * 1e3)
+                Some(challenge(gpu, *op, v, incumbent, base)? * 1e3)
             } else {
                 None
             };
@@ -182,6 +187,51 @@ pub fn tune(gpu: &Gpu, ops: &[Op], log: &mut dyn FnMut(&str)) -> Result<Vec<Choi
         out.push(Choice { key, chosen, times });
     }
     Ok(out)
+}
+
+/// Seconds of `op` with `v`; for a challenger (`base`: the incumbent's
+/// seconds), first a race at a sixteenth of the batch: a challenger more
+/// than twice as slow there is not timed at full size, and its time is
+/// estimated by scaling the incumbent's by the race's ratio.
+fn challenge(
+    gpu: &Gpu,
+    op: Op,
+    v: Variant,
+    incumbent: Variant,
+    base: Option<f64>,
+) -> Result<f64, GpuError> {
+    let Some(base) = base else {
+        return time(gpu, op, v, None);
+    };
+    if let Some(small) = shrunk(op) {
+        let inc = time(gpu, small, incumbent, None)?;
+        let ch = time(gpu, small, v, Some(2.0 * inc))?;
+        if ch > 2.0 * inc {
+            return Ok(base * ch / inc);
+        }
+    }
+    time(gpu, op, v, Some(2.0 * base))
+}
+
+/// `op` with its batch dimension cut to a sixteenth, where that leaves a
+/// smaller pass.
+fn shrunk(op: Op) -> Option<Op> {
+    let cut = |n: usize| (n >= 32).then_some(n / 16);
+    match op {
+        Op::Matmul(s) => match s.form {
+            Form::NN | Form::NT => cut(s.m).map(|m| Op::Matmul(Matmul { m, ..s })),
+            Form::TN => cut(s.k).map(|k| Op::Matmul(Matmul { k, ..s })),
+        },
+        Op::ConvForward(c) | Op::ConvInput(c) | Op::ConvWeight(c) => {
+            let batch = (c.batch >= 16).then_some((c.batch / 16).max(1))?;
+            let c = Conv2d { batch, ..c };
+            Some(match op {
+                Op::ConvForward(_) => Op::ConvForward(c),
+                Op::ConvInput(_) => Op::ConvInput(c),
+                _ => Op::ConvWeight(c),
+            })
+        }
+    }
 }
 
 /// The variant against the CPU reference on `op`'s layer with its batch
