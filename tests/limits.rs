@@ -232,6 +232,14 @@ fn the_cli_fails_before_training_with_the_layer_and_no_panic() {
         .arg(&out_dir)
         .env("DAE_DATA", concat!(env!("CARGO_MANIFEST_DIR"), "/data"))
         .env("DAE_LIMITS", "max_compute_workgroup_storage_size=512")
+        // Tuning runs first (into a cache folder of its own) and must leave
+        // a pass no variant can run to the plan's error.
+        .env(
+            "XDG_CACHE_HOME",
+            std::env::temp_dir().join(format!("dae-limits-cache-{}", std::process::id())),
+        )
+        .env_remove("DAE_TUNE")
+        .env_remove("DAE_KERNELS")
         .output()
         .expect("run dae");
     let trained = out_dir.join("metrics.csv").exists();

@@ -158,6 +158,8 @@ fn dae(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_dae"))
         .args(args)
         .env("DAE_DATA", concat!(env!("CARGO_MANIFEST_DIR"), "/data"))
+        // The fixed kernel rule: tuning is tested in tests/tune.rs.
+        .env("DAE_TUNE", "0")
         .output()
         .expect("run dae");
     (

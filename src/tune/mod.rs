@@ -123,8 +123,10 @@ pub fn ops(spec: &ModelSpec, r: &Resolved) -> Vec<Op> {
 pub struct Choice {
     pub key: String,
     pub chosen: Variant,
-    /// Median milliseconds per variant; `None` where the variant failed
-    /// the check (it is never chosen).
+    /// Median milliseconds per variant (estimated from the race at a
+    /// sixteenth of the batch for one more than twice as slow there);
+    /// `None` where the variant failed the check or exceeds a device limit
+    /// (it is never chosen).
     pub times: Vec<(Variant, Option<f64>)>,
 }
 
@@ -143,14 +145,25 @@ pub fn tune(gpu: &Gpu, ops: &[Op], log: &mut dyn FnMut(&str)) -> Result<Vec<Choi
         let mut order = gemm::variants(gpu);
         order.sort_by_key(|v| *v != incumbent);
         let mut times: Vec<(Variant, Option<f64>)> = Vec::new();
+        let mut why: Vec<&str> = Vec::new();
+        let base_of = |times: &[(Variant, Option<f64>)]| {
+            times
+                .iter()
+                .find(|(w, _)| *w == incumbent)
+                .and_then(|(_, t)| *t)
+                .map(|t| t / 1e3)
+        };
         for v in order {
-            let base = times.first().and_then(|(_, t)| *t).map(|t| t / 1e3);
-            let t = if passes_check(gpu, *op, v) {
-                Some(challenge(gpu, *op, v, incumbent, base)? * 1e3)
-            } else {
-                None
+            // Timed first: a variant the device's limits rule out is left
+            // to the plan, whose error names the layer.
+            let t = match challenge(gpu, *op, v, incumbent, base_of(&times)) {
+                Ok(t) if passes_check(gpu, *op, v) => Ok(t * 1e3),
+                Ok(_) => Err("failed the check"),
+                Err(GpuError::Limit(_)) => Err("exceeds a device limit"),
+                Err(e) => return Err(e),
             };
-            times.push((v, t));
+            why.push(t.err().unwrap_or(""));
+            times.push((v, t.ok()));
         }
         let time_of = |v: Variant| times.iter().find(|(w, _)| *w == v).and_then(|(_, t)| *t);
         let mut chosen = incumbent;
@@ -165,6 +178,12 @@ pub fn tune(gpu: &Gpu, ops: &[Op], log: &mut dyn FnMut(&str)) -> Result<Vec<Choi
                 chosen = v;
             }
         }
+        if time_of(chosen).is_none() && why.iter().all(|w| *w == "exceeds a device limit") {
+            log(&format!(
+                "  {key}: no variant fits this device's limits (left to the plan)"
+            ));
+            continue;
+        }
         if time_of(chosen).is_none() {
             return Err(GpuError::Kernels(format!(
                 "no kernel variant computes {key} correctly on {}.\n  fix: run `dae check` and report its failing rows (README, \"Running on your GPU\")",
@@ -174,9 +193,10 @@ pub fn tune(gpu: &Gpu, ops: &[Op], log: &mut dyn FnMut(&str)) -> Result<Vec<Choi
         gpu.set_tuned(&key, chosen);
         let shown: Vec<String> = times
             .iter()
-            .map(|(v, t)| match t {
+            .zip(&why)
+            .map(|((v, t), w)| match t {
                 Some(t) => format!("{} {t:.2} ms", v.name()),
-                None => format!("{} failed the check", v.name()),
+                None => format!("{} {w}", v.name()),
             })
             .collect();
         log(&format!(
