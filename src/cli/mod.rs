@@ -36,7 +36,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "STEPS")]
     checkpoint_every: Option<usize>,
     /// mnist or fashion-mnist (default: the preset's study's dataset,
-    /// fashion-mnist for fashion-cae and mnist for the others).
+    /// fashion-mnist for fashion-cae and the mlp-dae study, mnist for the others).
     #[arg(long)]
     dataset: Option<String>,
     /// Epochs (default: the study's).
@@ -226,7 +226,7 @@ pub struct ExperimentArgs {
     /// The study: mlp-dae, conv-dae, stacked, fashion-cae or sp-dae.
     name: String,
     /// mnist or fashion-mnist (default: the study's own dataset,
-    /// fashion-mnist for fashion-cae and mnist for the others).
+    /// fashion-mnist for fashion-cae and the mlp-dae study, mnist for the others).
     #[arg(long)]
     dataset: Option<String>,
     /// Fraction of every training's epochs, in (0, 1] (at least one epoch).

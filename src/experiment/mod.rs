@@ -42,8 +42,8 @@ pub const EXPERIMENTS: &[(&str, &str)] = &[
     ),
 ];
 
-/// The dataset a study is defined on: Fashion-MNIST for fashion-cae,
-/// MNIST for the others.
+/// The dataset a study is defined on: Fashion-MNIST for fashion-cae and
+/// mlp-dae, MNIST for the others.
 pub fn default_dataset(name: &str) -> DatasetName {
     crate::nn::presets::default_dataset(name)
 }
@@ -184,9 +184,17 @@ mod tests {
 
     #[test]
     fn each_study_defaults_to_its_own_dataset() {
-        assert_eq!(default_dataset("fashion-cae"), DatasetName::FashionMnist);
-        for (name, _) in EXPERIMENTS.iter().filter(|(n, _)| *n != "fashion-cae") {
-            assert_eq!(default_dataset(name), DatasetName::Mnist, "{name}");
+        let fashion = ["fashion-cae", "mlp-dae"];
+        for (name, _) in EXPERIMENTS {
+            let want = if fashion.contains(name) {
+                DatasetName::FashionMnist
+            } else {
+                DatasetName::Mnist
+            };
+            assert_eq!(default_dataset(name), want, "{name}");
+        }
+        for p in ["code-classifier", "raw-classifier"] {
+            assert_eq!(default_dataset(p), DatasetName::FashionMnist, "{p}");
         }
     }
 }

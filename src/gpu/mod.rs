@@ -7,6 +7,7 @@
 //! dynamic offset. Per-step values therefore never need a host round-trip.
 
 mod buffers;
+mod choices;
 mod context;
 mod describe;
 mod kernel;

@@ -65,10 +65,14 @@ pub const PRESETS: &[(&str, &str)] = &[
     ),
 ];
 
-/// The dataset the study of preset (or study) `name` uses: Fashion-MNIST
-/// for fashion-cae, MNIST for every other.
+/// The dataset the study of preset (or study) `name` is defined on:
+/// Fashion-MNIST for fashion-cae and for the mlp-dae study (its `mlp-dae`,
+/// `code-classifier` and `raw-classifier` presets), MNIST for every other.
 pub fn default_dataset(name: &str) -> crate::data::DatasetName {
-    if name == "fashion-cae" {
+    if matches!(
+        name,
+        "fashion-cae" | "mlp-dae" | "code-classifier" | "raw-classifier"
+    ) {
         crate::data::DatasetName::FashionMnist
     } else {
         crate::data::DatasetName::Mnist
