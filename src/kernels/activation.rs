@@ -80,7 +80,7 @@ pub fn forward(
 }
 
 /// dx = dy · f'(x) over `n` elements, with f' computed from the forward
-/// OUTPUT y: relu [y > 0], leaky relu y > 0 ? 1 : alpha (alpha >= 0, so the
+/// OUTPUT y: relu \[y > 0\], leaky relu y > 0 ? 1 : alpha (alpha >= 0, so the
 /// sign of y is the sign of x), sigmoid y·(1 − y), identity 1.
 /// dy, y, dx: (n); dx is overwritten. dx must be a different buffer from dy
 /// and y: wgpu forbids binding one buffer as both read and read_write.

@@ -325,7 +325,7 @@ struct BiasGradParams {
 }
 const _: () = assert!(std::mem::size_of::<BiasGradParams>() == 16);
 
-/// db[j] = Σ_i dy[i, j] over the rows of dy, overwritten.
+/// db\[j\] = Σ_i dy\[i, j\] over the rows of dy, overwritten.
 ///
 /// # Shapes
 /// dy (rows, cols), db (cols).

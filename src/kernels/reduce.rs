@@ -24,7 +24,7 @@ struct Params {
 }
 const _: () = assert!(std::mem::size_of::<Params>() == 16);
 
-/// acc[slot] += Σ_{i<n} values[i] (ADDED INTO; the rest of acc untouched).
+/// acc\[slot\] += Σ_{i<n} values\[i\] (ADDED INTO; the rest of acc untouched).
 /// One workgroup of 256 lanes: each sums a strided share in f32, then a
 /// fixed-shape tree combines them, so the result is deterministic and its
 /// error grows like n/256 additions, not n. Meant for per-row losses and
@@ -83,7 +83,7 @@ struct FlagParams {
 }
 const _: () = assert!(std::mem::size_of::<FlagParams>() == 16);
 
-/// acc[slot] = 1.0 if any of values[0..n) is NaN or ±Inf (WRITTEN only
+/// acc\[slot\] = 1.0 if any of values\[0..n) is NaN or ±Inf (WRITTEN only
 /// then; acc is otherwise untouched). Checks the exponent bits, so no clamp
 /// or fast-math folding can hide a divergence. acc may not alias values.
 pub fn flag_nonfinite(

@@ -102,7 +102,7 @@ pub fn backward_input(dx: &mut [f32], dy: &[f32], w: &[f32], s: Conv2d) {
     }
 }
 
-/// dW[(ky,kx,ci), co] = Σ_{n,oy,ox} x[n, oy+ky−pad, ox+kx−pad, ci]·dy[n,oy,ox,co],
+/// dW\[(ky,kx,ci), co\] = Σ_{n,oy,ox} x\[n, oy+ky−pad, ox+kx−pad, ci\]·dy\[n,oy,ox,co\],
 /// overwritten.
 ///
 /// # Shapes
@@ -141,7 +141,7 @@ pub fn backward_weight(dw: &mut [f32], dy: &[f32], x: &[f32], s: Conv2d) {
     }
 }
 
-/// db[co] = Σ_{n,oy,ox} dy[n,oy,ox,co], overwritten. dy (batch, oh, ow, cout).
+/// db\[co\] = Σ_{n,oy,ox} dy\[n,oy,ox,co\], overwritten. dy (batch, oh, ow, cout).
 pub fn bias_grad(db: &mut [f32], dy: &[f32], s: Conv2d) {
     assert_eq!(dy.len(), s.y_len(), "reference conv2d bias_grad: dy length");
     crate::reference::matmul::bias_grad(db, dy, s.rows(), s.cout);

@@ -32,7 +32,7 @@ pub fn matmul(c: &mut [f32], a: &[f32], b: &[f32], bias: Option<&[f32]>, shape: 
     }
 }
 
-/// db[j] = Σ_i dy[i, j], overwritten. dy (rows, cols), db (cols).
+/// db\[j\] = Σ_i dy\[i, j\], overwritten. dy (rows, cols), db (cols).
 pub fn bias_grad(db: &mut [f32], dy: &[f32], rows: usize, cols: usize) {
     assert_eq!(dy.len(), rows * cols, "reference bias_grad: dy length");
     assert_eq!(db.len(), cols, "reference bias_grad: db length");

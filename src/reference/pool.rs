@@ -54,7 +54,7 @@ pub fn maxpool_forward(y: &mut [f32], argmax: &mut [u32], x: &[f32], s: Pool2d) 
     }
 }
 
-/// dx[i] = Σ dy[o] over the outputs o with argmax[o] == i (f64 sum; zero
+/// dx\[i\] = Σ dy\[o\] over the outputs o with argmax\[o\] == i (f64 sum; zero
 /// where no window picked i). dy, argmax: (batch, out_h, out_w, c);
 /// dx: (batch, h, w, c), overwritten.
 pub fn maxpool_backward(dx: &mut [f32], dy: &[f32], argmax: &[u32], s: Pool2d) {

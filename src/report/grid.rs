@@ -139,7 +139,7 @@ pub fn grid_size(
 }
 
 /// Writes `images` (each `img_h·img_w` values, row-major, 0 = black,
-/// 1 = white; values outside [0,1] are clamped and NaN is drawn black) as a
+/// 1 = white; values outside \[0,1\] are clamped and NaN is drawn black) as a
 /// greyscale PNG grid with `cols` images per row, each scaled by `scale`.
 /// A flat batch becomes `images` with `flat.chunks(img_h * img_w).collect()`.
 pub fn image_grid(

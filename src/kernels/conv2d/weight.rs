@@ -3,7 +3,7 @@
 
 use super::*;
 
-/// dW[(ky,kx,ci), co] = Σ_{n,oy,ox} x[n, oy+ky−pad, ox+kx−pad, ci]·dy[n,oy,ox,co],
+/// dW\[(ky,kx,ci), co\] = Σ_{n,oy,ox} x\[n, oy+ky−pad, ox+kx−pad, ci\]·dy\[n,oy,ox,co\],
 /// overwritten, with the fastest variant here. The bias gradient is
 /// [`bias_grad`].
 ///
@@ -168,7 +168,7 @@ pub fn backward_weight_variant(
     Ok(prog)
 }
 
-/// db[co] = Σ_{n,oy,ox} dy[n,oy,ox,co], overwritten.
+/// db\[co\] = Σ_{n,oy,ox} dy\[n,oy,ox,co\], overwritten.
 ///
 /// # Shapes
 /// dy (batch, oh, ow, cout), db (cout) from its view's offset.

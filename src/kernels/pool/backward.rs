@@ -6,7 +6,7 @@
 use super::*;
 use crate::kernels::activation::Activation;
 
-/// Max-pooling backward: dx[i] = Σ dy[o] over the outputs o whose argmax is
+/// Max-pooling backward: dx\[i\] = Σ dy\[o\] over the outputs o whose argmax is
 /// i; zero where no window picked i. Exact for any stride (overlapping
 /// windows, stride < pool, add up; the presets use stride == pool, where each
 /// input has at most one window).

@@ -194,7 +194,7 @@ impl<'a> Site<'a> {
 
 /// The forward pass of every layer, in training or inference mode.
 /// The forward pass. With `fuse`, a BatchNorm followed by a Dropout and an
-/// Activation runs as one pass (see [`fuse`]) and the outputs of the layers
+/// Activation runs as one pass (see the `fuse` module) and the outputs of the layers
 /// it absorbs are not written; without, every layer writes its output.
 pub fn forward_program(
     gpu: &Gpu,
