@@ -6,8 +6,9 @@
 #   tools/full-run.sh [OUT]          # OUT defaults to results/full-run-<date>
 #
 # Environment: STUDIES="mlp-dae conv-dae" runs a subset; SCALE=0.1 runs each
-# study at a tenth of its epochs (a quick trial); SKIP_TESTS=1 skips
-# `cargo test`. Every step runs even if an earlier one failed; the script
+# study at a tenth of its epochs; STUDY_ARGS="--train-limit 512
+# --test-limit 200" adds options to every study (a trial run of the script
+# itself); SKIP_TESTS=1 skips `cargo test`. Every step runs even if an earlier one failed; the script
 # exits non-zero if any did. Nothing is deleted: an existing OUT is refused.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,7 @@ cd "$(dirname "$0")/.."
 OUT=${1:-results/full-run-$(date +%Y%m%d-%H%M%S)}
 STUDIES=${STUDIES:-"mlp-dae conv-dae stacked fashion-cae sp-dae"}
 SCALE=${SCALE:-1}
+STUDY_ARGS=${STUDY_ARGS:-}
 if [ -e "$OUT" ]; then
     echo "error: $OUT already exists; pass another folder (nothing was run)" >&2
     exit 2
@@ -75,8 +77,9 @@ if python3 -c 'import keras' >/dev/null 2>&1 || python3 -c 'import torch' >/dev/
         python3 benches/compare.py
 fi
 for s in $STUDIES; do
+    # shellcheck disable=SC2086
     step "dae experiment $s (scale $SCALE)" "studies/$s.log" \
-        "$DAE" experiment "$s" --scale "$SCALE" --quiet --out "$OUT/studies/$s"
+        "$DAE" experiment "$s" --scale "$SCALE" --quiet --out "$OUT/studies/$s" $STUDY_ARGS
 done
 
 {
