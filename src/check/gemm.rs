@@ -9,10 +9,11 @@
 use super::{uniform, Checker, Options, Tol};
 use crate::gpu::{Gpu, GpuError, Program, StepInfo, Tensor};
 use crate::kernels::activation::Activation;
+use crate::kernels::choice::Op;
 use crate::kernels::conv2d::{self, Conv2d, Padding};
 use crate::kernels::conv2d_direct::{self, Pass};
 use crate::kernels::matmul::{self, Form, Matmul, Variant};
-use crate::nn::{presets, Layer};
+use crate::nn::presets;
 use crate::reference;
 
 const ATOL: f64 = 1e-6;
@@ -33,7 +34,9 @@ pub(crate) fn variants(gpu: &Gpu) -> Vec<Variant> {
 }
 
 /// (batch, inputs, units) of every Dense layer and (shape) of every Conv2D
-/// layer of the presets, deduplicated; batches cut unless `full`.
+/// layer of the presets, deduplicated; batches cut unless `full`. The
+/// layers are the forward passes [`crate::tune::ops`] lists (the passes the
+/// presets' plans run).
 fn preset_layers(full: bool) -> (Vec<(usize, usize, usize)>, Vec<Conv2d>) {
     let (mut dense, mut convs) = (Vec::new(), Vec::new());
     for (name, _) in presets::PRESETS {
@@ -43,34 +46,19 @@ fn preset_layers(full: bool) -> (Vec<(usize, usize, usize)>, Vec<Conv2d>) {
         let Ok(r) = spec.resolve_layers() else {
             continue;
         };
-        for (i, l) in spec.layers.iter().enumerate() {
-            let x = r.inputs[i];
-            match l.layer {
-                Layer::Dense { units, .. } => {
-                    let b = if full {
-                        spec.batch_size
-                    } else {
-                        spec.batch_size.min(32)
-                    };
-                    let d = (b, x.size(), units);
+        for op in crate::tune::ops(&spec, &r) {
+            match op {
+                Op::Matmul(m) if m.form == Form::NN => {
+                    let b = if full { m.m } else { m.m.min(32) };
+                    let d = (b, m.k, m.n);
                     if !dense.contains(&d) {
                         dense.push(d);
                     }
                 }
-                Layer::Conv2d {
-                    filters,
-                    kernel,
-                    same,
-                    ..
-                } => {
+                Op::ConvForward(c) => {
                     let c = Conv2d {
-                        batch: if full { spec.batch_size } else { 2 },
-                        h: x.h,
-                        w: x.w,
-                        cin: x.c,
-                        cout: filters,
-                        k: kernel,
-                        padding: if same { Padding::Same } else { Padding::Valid },
+                        batch: if full { c.batch } else { 2 },
+                        ..c
                     };
                     if !convs.contains(&c) {
                         convs.push(c);
