@@ -23,12 +23,22 @@ struct Cli {
 enum Command {
     /// Print the GPU adapter, its driver and the limits and features used.
     Info,
-    /// Print a preset's layers and exact parameter counts, Keras-style.
+    /// Print a preset's or a model file's layers and exact parameter
+    /// counts, Keras-style.
     Summary {
+        #[arg(long, required_unless_present = "model", conflicts_with = "model")]
+        preset: Option<String>,
+        /// A model file (TOML).
+        #[arg(long, value_name = "FILE")]
+        model: Option<PathBuf>,
+    },
+    /// Print a preset as a model file to start from (`dae spec --preset
+    /// conv-dae > my-model.toml`, then `dae train --model my-model.toml`).
+    Spec {
         #[arg(long)]
         preset: String,
     },
-    /// Train a preset (or resume a run); writes a checkpoint, metrics.csv and
+    /// Train a preset or a model file (or resume a run); writes a checkpoint, metrics.csv and
     /// figures to --out after every epoch.
     Train(cli::TrainArgs),
     /// Score a checkpoint on the test set.
@@ -76,7 +86,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Info => cli::info(),
-        Command::Summary { preset } => cli::summary(&preset),
+        Command::Summary { preset, model } => cli::summary(preset.as_deref(), model.as_deref()),
+        Command::Spec { preset } => cli::spec(&preset),
         Command::Train(args) => cli::train(args),
         Command::Experiment(args) => cli::experiment(args),
         Command::Eval {

@@ -2,10 +2,12 @@
 
 mod adapter;
 mod bench;
+mod model;
 
 use adapter::tuning_lines;
 pub use adapter::{check, info};
 pub use bench::{bench, BenchArgs};
+pub use model::{spec, summary};
 
 use std::path::{Path, PathBuf};
 
@@ -15,18 +17,20 @@ use clap::Args;
 use dae::data::{Dataset, DatasetName};
 use dae::gpu::Gpu;
 use dae::kernels::noise::Noise;
-use dae::nn::params::ParamLayout;
-use dae::nn::{presets, summary as nn_summary};
 use dae::run::{self, FolderMode, TrainOptions};
 
 #[derive(Args)]
 pub struct TrainArgs {
     /// A preset (see docs/studies.md and `dae summary --preset NAME`).
-    #[arg(long, required_unless_present = "resume")]
+    #[arg(long, required_unless_present_any = ["resume", "model"], conflicts_with = "model")]
     preset: Option<String>,
+    /// A model file (TOML; see docs/model-files.md, `dae spec --preset
+    /// NAME` and examples/models/) to train instead of a preset.
+    #[arg(long, value_name = "FILE")]
+    model: Option<PathBuf>,
     /// Continue the run in DIR from its last checkpoint, with its own
     /// settings; with --epochs N, extend a finished run to N epochs.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["preset", "dataset", "batch_size", "lr", "seed", "noise", "l2", "train_limit", "test_limit", "out", "encoder", "overwrite"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["preset", "model", "dataset", "batch_size", "lr", "seed", "noise", "l2", "train_limit", "test_limit", "out", "encoder", "overwrite"])]
     resume: Option<PathBuf>,
     /// Replace the run that --out holds (its model, state and metrics).
     #[arg(long)]
@@ -103,14 +107,6 @@ pub(crate) fn open_gpu() -> anyhow::Result<Gpu> {
     Ok(gpu)
 }
 
-pub fn summary(preset: &str) -> anyhow::Result<()> {
-    let spec = presets::preset(preset).map_err(anyhow::Error::msg)?;
-    let resolved = spec.resolve(10).map_err(anyhow::Error::msg)?;
-    let layout = ParamLayout::new(&spec, &resolved);
-    print!("{}", nn_summary::summary(&spec, &resolved, &layout));
-    Ok(())
-}
-
 pub fn train(a: TrainArgs) -> anyhow::Result<()> {
     if let Some(dir) = &a.resume {
         let (mut opts, spec) =
@@ -122,7 +118,12 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
         println!("wrote {}", r.out.display());
         return Ok(());
     }
-    let preset = a.preset.clone().unwrap_or_default();
+    // A model file is read and checked before anything else.
+    let model = a.model.as_deref().map(model::load).transpose()?;
+    let preset = match &model {
+        Some(m) => m.name.clone(),
+        None => a.preset.clone().unwrap_or_default(),
+    };
     let dataset = match &a.dataset {
         Some(d) => parse_dataset(d)?,
         None => dae::nn::presets::default_dataset(&preset),
@@ -139,6 +140,7 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
         ),
     };
     let mut opts = TrainOptions::new(&preset, dataset, out);
+    opts.model = model;
     opts.epochs = a.epochs;
     opts.batch_size = a.batch_size;
     opts.lr = a.lr;

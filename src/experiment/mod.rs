@@ -85,6 +85,7 @@ impl ExperimentOptions {
     pub fn train(&self, preset: &str, sub: &str, full_epochs: usize) -> TrainOptions {
         TrainOptions {
             preset: preset.into(),
+            model: None,
             dataset: self.dataset,
             epochs: Some(self.epochs(full_epochs)),
             batch_size: None,

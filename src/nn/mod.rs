@@ -7,6 +7,7 @@
 //! a flattened image without any copy.
 
 pub mod budget;
+pub mod file;
 mod layer;
 pub mod params;
 pub mod presets;

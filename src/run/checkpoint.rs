@@ -28,6 +28,9 @@ pub(crate) fn metadata(
     if let Ok(json) = serde_json::to_string(spec) {
         m.insert("spec".into(), json);
     }
+    // The same model as a model file (`dae spec --checkpoint`), readable
+    // without dae.
+    m.insert("model".into(), crate::nn::file::to_toml(spec));
     m.insert("dataset".into(), o.dataset.to_string());
     m.insert("noise".into(), spec.noise.to_string());
     m.insert("l2".into(), spec.l2.to_string());

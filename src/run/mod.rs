@@ -39,7 +39,11 @@ pub use state::{RunConfig, RunState};
 /// Everything `dae train` accepts.
 #[derive(Clone, Debug)]
 pub struct TrainOptions {
+    /// The preset to train, unless `model` is given (then only a label).
     pub preset: String,
+    /// A model of the user's own (`dae train --model FILE`), trained
+    /// instead of the preset.
+    pub model: Option<ModelSpec>,
     pub dataset: DatasetName,
     pub epochs: Option<usize>,
     pub batch_size: Option<usize>,
@@ -70,6 +74,7 @@ impl TrainOptions {
     pub fn new(preset: &str, dataset: DatasetName, out: PathBuf) -> TrainOptions {
         TrainOptions {
             preset: preset.into(),
+            model: None,
             dataset,
             epochs: None,
             batch_size: None,
@@ -93,10 +98,13 @@ impl TrainOptions {
 const MAX_EPOCHS: usize = 100_000;
 pub(crate) const MAX_BATCH: usize = 65_536;
 
-/// The preset's spec with the options applied, or a message naming the
-/// bad option and its accepted range.
+/// The preset's (or `o.model`'s) spec with the options applied, or a
+/// message naming the bad option and its accepted range.
 pub fn build_spec(o: &TrainOptions) -> anyhow::Result<ModelSpec> {
-    let mut spec = presets::preset(&o.preset).map_err(anyhow::Error::msg)?;
+    let mut spec = match &o.model {
+        Some(m) => m.clone(),
+        None => presets::preset(&o.preset).map_err(anyhow::Error::msg)?,
+    };
     check_options(o)?;
     if let Some(e) = o.epochs {
         spec.epochs = e;
@@ -126,8 +134,23 @@ pub fn build_spec(o: &TrainOptions) -> anyhow::Result<ModelSpec> {
     if let Some(n) = o.train_limit {
         spec.train_limit = Some(spec.train_limit.map_or(n, |p| p.min(n)));
     }
+    let what = if o.model.is_some() { "model" } else { "preset" };
+    if spec.epochs == 0 || spec.epochs > MAX_EPOCHS {
+        bail!(
+            "{what} {}: epochs must be between 1 and {MAX_EPOCHS}, got {}",
+            spec.name,
+            spec.epochs
+        );
+    }
+    if spec.batch_size == 0 || spec.batch_size > MAX_BATCH {
+        bail!(
+            "{what} {}: batch_size must be between 1 and {MAX_BATCH}, got {}",
+            spec.name,
+            spec.batch_size
+        );
+    }
     spec.resolve(10)
-        .map_err(|e| anyhow::anyhow!("preset {}: {e}", spec.name))?;
+        .map_err(|e| anyhow::anyhow!("{what} {}: {e}", spec.name))?;
     Ok(spec)
 }
 

@@ -1,0 +1,52 @@
+//! Model files on the command line: `--model FILE`, `dae summary` and
+//! `dae spec`.
+
+use std::path::Path;
+
+use anyhow::{bail, Context};
+
+use dae::nn::params::ParamLayout;
+use dae::nn::{file, presets, summary as nn_summary, ModelSpec};
+
+/// Reads and checks a model file: its fields, then its shapes, before any
+/// data loads or the GPU opens. Every error names the file.
+pub fn load(path: &Path) -> anyhow::Result<ModelSpec> {
+    if !path.is_file() {
+        bail!(
+            "model file {} does not exist. Fix: pass a TOML model file (start from one: \
+             `dae spec --preset conv-dae > model.toml`, or see examples/models/)",
+            path.display()
+        );
+    }
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading model file {}", path.display()))?;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
+    let spec = file::parse(&text, &stem)
+        .map_err(|e| anyhow::anyhow!("model file {}: {e}", path.display()))?;
+    spec.resolve(10)
+        .map_err(|e| anyhow::anyhow!("model file {}: {e}", path.display()))?;
+    Ok(spec)
+}
+
+/// `dae summary --preset NAME` or `--model FILE`.
+pub fn summary(preset: Option<&str>, model: Option<&Path>) -> anyhow::Result<()> {
+    let spec = match (preset, model) {
+        (_, Some(path)) => load(path)?,
+        (Some(name), None) => presets::preset(name).map_err(anyhow::Error::msg)?,
+        (None, None) => bail!("pass --preset NAME or --model FILE"),
+    };
+    let resolved = spec.resolve(10).map_err(anyhow::Error::msg)?;
+    let layout = ParamLayout::new(&spec, &resolved);
+    print!("{}", nn_summary::summary(&spec, &resolved, &layout));
+    Ok(())
+}
+
+/// `dae spec --preset NAME`: the preset as a model file, on stdout.
+pub fn spec(preset: &str) -> anyhow::Result<()> {
+    let spec = presets::preset(preset).map_err(anyhow::Error::msg)?;
+    print!("{}", file::to_toml(&spec));
+    Ok(())
+}
