@@ -212,7 +212,7 @@ fn parse_optimizer(t: &toml::Table) -> Result<Optimizer, String> {
         let beta1 = unit(&f, "beta1", f.opt_f32("beta1")?.unwrap_or(0.9))?;
         let beta2 = unit(&f, "beta2", f.opt_f32("beta2")?.unwrap_or(0.999))?;
         let eps = f.opt_f32("eps")?.unwrap_or(1e-7);
-        if !(eps > 0.0) {
+        if eps <= 0.0 {
             return Err(format!("{}: field `eps` must be > 0, got {eps}", f.ctx()));
         }
         Ok(Optimizer::Adam {
