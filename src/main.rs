@@ -32,11 +32,19 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         model: Option<PathBuf>,
     },
-    /// Print a preset as a model file to start from (`dae spec --preset
-    /// conv-dae > my-model.toml`, then `dae train --model my-model.toml`).
+    /// Print a preset (or a checkpoint's model) as a model file to start
+    /// from (`dae spec --preset conv-dae > my-model.toml`, then `dae train
+    /// --model my-model.toml`).
     Spec {
-        #[arg(long)]
-        preset: String,
+        #[arg(
+            long,
+            required_unless_present = "checkpoint",
+            conflicts_with = "checkpoint"
+        )]
+        preset: Option<String>,
+        /// A model.safetensors written by `dae train` or `dae experiment`.
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
     },
     /// Train a preset or a model file (or resume a run); writes a checkpoint, metrics.csv and
     /// figures to --out after every epoch.
@@ -87,7 +95,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Info => cli::info(),
         Command::Summary { preset, model } => cli::summary(preset.as_deref(), model.as_deref()),
-        Command::Spec { preset } => cli::spec(&preset),
+        Command::Spec { preset, checkpoint } => cli::spec(preset.as_deref(), checkpoint.as_deref()),
         Command::Train(args) => cli::train(args),
         Command::Experiment(args) => cli::experiment(args),
         Command::Eval {

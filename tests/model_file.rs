@@ -239,6 +239,13 @@ fn train_example(name: &str) -> PathBuf {
     want.epochs = 1;
     want.train_limit = Some(300);
     assert_eq!(stored, want, "{name}: the checkpoint's model file");
+    let (ok, printed, err) = dae(&["spec", "--checkpoint", ck.to_str().unwrap()]);
+    assert!(ok, "{name}: dae spec --checkpoint: {err}");
+    assert_eq!(
+        file::parse(&printed, "x").unwrap(),
+        want,
+        "{name}: dae spec --checkpoint"
+    );
     let (ok, _, err) = dae(&[
         "train",
         "--resume",

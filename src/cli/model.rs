@@ -44,9 +44,44 @@ pub fn summary(preset: Option<&str>, model: Option<&Path>) -> anyhow::Result<()>
     Ok(())
 }
 
-/// `dae spec --preset NAME`: the preset as a model file, on stdout.
-pub fn spec(preset: &str) -> anyhow::Result<()> {
-    let spec = presets::preset(preset).map_err(anyhow::Error::msg)?;
+/// `dae spec --preset NAME` or `--checkpoint FILE`: the model as a model
+/// file, on stdout.
+pub fn spec(preset: Option<&str>, checkpoint: Option<&Path>) -> anyhow::Result<()> {
+    let spec = match (preset, checkpoint) {
+        (_, Some(ck)) => checkpoint_spec(ck)?,
+        (Some(name), None) => presets::preset(name).map_err(anyhow::Error::msg)?,
+        (None, None) => bail!("pass --preset NAME or --checkpoint FILE"),
+    };
     print!("{}", file::to_toml(&spec));
     Ok(())
+}
+
+/// The model a checkpoint stores: its model file, or (checkpoints written
+/// before model files) its spec as JSON.
+fn checkpoint_spec(ck: &Path) -> anyhow::Result<ModelSpec> {
+    if !ck.is_file() {
+        bail!(
+            "checkpoint {} does not exist. Fix: pass a model.safetensors that `dae train` wrote",
+            ck.display()
+        );
+    }
+    let meta = dae::report::load_checkpoint(ck)?.metadata;
+    if let Some(text) = meta.get("model") {
+        return file::parse(text, "model")
+            .map_err(|e| anyhow::anyhow!("checkpoint {}: its model file: {e}", ck.display()));
+    }
+    match meta.get("spec") {
+        Some(json) => serde_json::from_str(json).map_err(|e| {
+            anyhow::anyhow!(
+                "checkpoint {}: its model spec does not parse ({e})",
+                ck.display()
+            )
+        }),
+        None => bail!(
+            "checkpoint {} stores no model (written by an older dae); `dae spec --preset {}` \
+             prints its preset",
+            ck.display(),
+            meta.get("preset").map_or("NAME", |s| s.as_str())
+        ),
+    }
 }
