@@ -246,6 +246,29 @@ fn stacked_study_writes_every_file() {
         assert!(text.contains(&f));
     }
     png_size(&out.join("manifold_walk.png"));
+    // Each training validates on the last 10,000 training images, not on
+    // the test set: `dae eval` reproduces a run's test figure bit for bit
+    // on the same images, so on the test set it must differ from the
+    // validation figure metrics.csv holds.
+    let rows = csv(&out.join("shallow-ae/metrics.csv"));
+    let col = rows[0].iter().position(|c| c == "test_loss").unwrap();
+    let val: f64 = rows.last().unwrap()[col].parse().unwrap();
+    let ev = dae::run::eval(
+        gpu,
+        &out.join("shallow-ae/model.safetensors"),
+        &dae::run::EvalOptions {
+            dataset: None,
+            noise: None,
+            test_limit: Some(200),
+            data_root: Dataset::default_root(),
+        },
+    )
+    .unwrap();
+    assert!(
+        (ev.loss - val).abs() > 1e-6 * val.abs(),
+        "validation MSE {val} equals the test-set MSE {}: the study validated on the test set",
+        ev.loss
+    );
     let _ = std::fs::remove_dir_all(&out);
 }
 
