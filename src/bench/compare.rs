@@ -89,8 +89,11 @@ impl CompareOptions {
 /// One preset's warm epochs.
 #[derive(Clone, Debug, Serialize)]
 pub struct CompareRow {
+    /// The preset timed.
     pub preset: String,
+    /// The dataset it trained on (its study's).
     pub dataset: String,
+    /// The preset's batch size.
     pub batch: usize,
     /// Images trained per epoch (whole batches of the first N).
     pub train_images: usize,

@@ -33,9 +33,14 @@ pub use step::{bench_step, print_profile, profile_step};
 /// One timed kernel: its median time per dispatch and its throughput.
 #[derive(Clone, Debug)]
 pub struct BenchRow {
+    /// The kernel and shape, e.g. `matmul NN 256x784x512`.
     pub name: String,
+    /// The kernel variant timed (`subgroup`, `tiled`, ...).
     pub variant: String,
+    /// Median milliseconds per dispatch over the repetitions.
     pub median_ms: f64,
+    /// Useful floating-point operations per second at the median, in
+    /// units of 10^9 (multiply and add counted separately).
     pub gflops: f64,
 }
 

@@ -40,11 +40,14 @@ pub struct Row {
 /// The rows of one `dae check`, in the order they ran.
 #[derive(Default)]
 pub struct Report {
+    /// One row per kernel, variant and shape checked.
     pub rows: Vec<Row>,
+    /// Wall-clock seconds the whole check took.
     pub seconds: f64,
 }
 
 impl Report {
+    /// The number of rows that failed.
     pub fn failures(&self) -> usize {
         self.rows.iter().filter(|r| !r.pass).count()
     }

@@ -121,7 +121,9 @@ pub fn ops(spec: &ModelSpec, r: &Resolved) -> Vec<Op> {
 /// One pass's tuning: what each variant measured and what was kept.
 #[derive(Clone, Debug)]
 pub struct Choice {
+    /// The pass's cache key ([`crate::kernels::choice::Op::key`]).
     pub key: String,
+    /// The variant kept for it.
     pub chosen: Variant,
     /// Median milliseconds per variant (estimated from the race at a
     /// sixteenth of the batch for one more than twice as slow there);
