@@ -2,10 +2,12 @@
 
 mod adapter;
 mod bench;
+mod export;
 
 use adapter::tuning_lines;
 pub use adapter::{check, info};
 pub use bench::{bench, BenchArgs};
+pub use export::export;
 
 use std::path::{Path, PathBuf};
 
