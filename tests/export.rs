@@ -91,7 +91,10 @@ fn pytorch_dense_kernels_are_transposed() {
     assert_eq!(shape, [64, 784]);
     // torch weight[o][i] = dae kernel[i][o], kernel (784, 64).
     for (o, i) in [(0, 0), (5, 700), (63, 783)] {
-        assert_eq!(v[o * 784 + i], dae_value(&layout, 0, Role::Kernel, i * 64 + o));
+        assert_eq!(
+            v[o * 784 + i],
+            dae_value(&layout, 0, Role::Kernel, i * 64 + o)
+        );
     }
     let (shape, v) = tensor(&w, "dense_2.bias");
     assert_eq!(shape, [10]);
@@ -176,7 +179,10 @@ fn pytorch_reorders_features_around_reshape_and_flatten() {
         dae_value(&layout, 0, Role::Kernel, i * 24 + hwc(c, h, x))
     );
     let (_, v) = tensor(&w, "dense.bias");
-    assert_eq!(v[chw(c, h, x)], dae_value(&layout, 0, Role::Bias, hwc(c, h, x)));
+    assert_eq!(
+        v[chw(c, h, x)],
+        dae_value(&layout, 0, Role::Bias, hwc(c, h, x))
+    );
     for (field, role) in [
         ("weight", Role::Gamma),
         ("bias", Role::Beta),
@@ -186,7 +192,10 @@ fn pytorch_reorders_features_around_reshape_and_flatten() {
         let (_, v) = tensor(&w, &format!("batch_normalization.{field}"));
         assert_eq!(v[chw(c, h, x)], dae_value(&layout, 1, role, hwc(c, h, x)));
     }
-    assert!(py.contains("(\"reshape\", nn.Unflatten(1, (4, 2, 3)))"), "{py}");
+    assert!(
+        py.contains("(\"reshape\", nn.Unflatten(1, (4, 2, 3)))"),
+        "{py}"
+    );
     // After the conv, (2, 3, 5) flattened: BatchNorm1d and Dense rows in CHW.
     let chw5 = |c: usize, h: usize, x: usize| (c * 2 + h) * 3 + x;
     let hwc5 = |c: usize, h: usize, x: usize| (h * 3 + x) * 5 + c;
@@ -202,8 +211,14 @@ fn pytorch_reorders_features_around_reshape_and_flatten() {
         v[6 * 30 + chw5(c, h, x)],
         dae_value(&layout, 6, Role::Kernel, hwc5(c, h, x) * 10 + 6)
     );
-    assert!(py.contains("nn.BatchNorm1d(24, eps=0.001, momentum=0.01)"), "{py}");
-    assert!(py.contains("nn.BatchNorm1d(30, eps=0.001, momentum=0.01)"), "{py}");
+    assert!(
+        py.contains("nn.BatchNorm1d(24, eps=0.001, momentum=0.01)"),
+        "{py}"
+    );
+    assert!(
+        py.contains("nn.BatchNorm1d(30, eps=0.001, momentum=0.01)"),
+        "{py}"
+    );
 }
 
 #[test]
@@ -212,7 +227,10 @@ fn pytorch_conventions_of_the_mlp_and_conv_daes() {
     let (ck, _) = checkpoint(&dir.join("mlp"), &presets::preset("mlp-dae").unwrap());
     let (w, py) = export_to(&ck, &dir.join("mlp"), Target::Pytorch);
     assert!(py.contains("nn.LeakyReLU(0.3)"), "{py}");
-    assert!(py.contains("nn.BatchNorm1d(512, eps=0.001, momentum=0.01)"), "{py}");
+    assert!(
+        py.contains("nn.BatchNorm1d(512, eps=0.001, momentum=0.01)"),
+        "{py}"
+    );
     assert!(w.get("batch_normalization.running_var").is_some());
     let (ck, _) = checkpoint(&dir.join("conv"), &presets::preset("conv-dae").unwrap());
     let (_, py) = export_to(&ck, &dir.join("conv"), Target::Pytorch);
@@ -222,7 +240,10 @@ fn pytorch_conventions_of_the_mlp_and_conv_daes() {
         "{py}"
     );
     assert!(py.contains("nn.Conv2d(1, 32, 3, padding=1)"), "{py}");
-    assert!(py.contains("nn.Upsample(scale_factor=2, mode=\"nearest\")"), "{py}");
+    assert!(
+        py.contains("nn.Upsample(scale_factor=2, mode=\"nearest\")"),
+        "{py}"
+    );
     assert!(py.contains("(N, 1, 28, 28) NCHW images"), "{py}");
 }
 
@@ -243,7 +264,10 @@ fn pytorch_same_pool_pads_before_where_tensorflow_does() {
     );
     let (ck, _) = checkpoint(&dir, &s);
     let (_, py) = export_to(&ck, &dir, Target::Pytorch);
-    assert!(py.contains("nn.MaxPool2d(3, 3, padding=(1, 1), ceil_mode=True)"), "{py}");
+    assert!(
+        py.contains("nn.MaxPool2d(3, 3, padding=(1, 1), ceil_mode=True)"),
+        "{py}"
+    );
 }
 
 #[test]
@@ -257,17 +281,26 @@ fn keras_tensors_keep_dae_names_and_layout() {
         assert_eq!(names(&w), names(&source), "{preset}");
         for (name, shape, values) in &source.tensors {
             let (s, v) = tensor(&w, name);
-            assert_eq!((s, v), (shape.as_slice(), values.as_slice()), "{preset} {name}");
+            assert_eq!(
+                (s, v),
+                (shape.as_slice(), values.as_slice()),
+                "{preset} {name}"
+            );
         }
         let resolved = presets::preset(preset).unwrap().resolve(10).unwrap();
         for name in &resolved.names {
-            assert!(py.contains(&format!("name=\"{name}\")")), "{preset}: {name} in {py}");
+            assert!(
+                py.contains(&format!("name=\"{name}\")")),
+                "{preset}: {name} in {py}"
+            );
         }
     }
     let py = std::fs::read_to_string(dir.join("mlp-dae/keras/model.py")).unwrap();
     assert!(py.contains("keras.Input(shape=(784,))"), "{py}");
     assert!(
-        py.contains("layers.BatchNormalization(momentum=0.99, epsilon=0.001, name=\"batch_normalization\")"),
+        py.contains(
+            "layers.BatchNormalization(momentum=0.99, epsilon=0.001, name=\"batch_normalization\")"
+        ),
         "{py}"
     );
     assert!(
@@ -276,7 +309,10 @@ fn keras_tensors_keep_dae_names_and_layout() {
     );
     let py = std::fs::read_to_string(dir.join("sp-cnn/keras/model.py")).unwrap();
     assert!(py.contains("keras.Input(shape=(28, 28, 1))"), "{py}");
-    assert!(py.contains("layers.Dense(10, activation=\"softmax\", name=\"dense_1\")"), "{py}");
+    assert!(
+        py.contains("layers.Dense(10, activation=\"softmax\", name=\"dense_1\")"),
+        "{py}"
+    );
 }
 
 #[test]
@@ -296,9 +332,15 @@ fn noise_layers_export_to_both_targets() {
     );
     let (ck, _) = checkpoint(&dir, &s);
     let (_, py) = export_to(&ck, &dir, Target::Pytorch);
-    assert!(py.contains("(\"noise\", DaeNoise(\"gaussian\", 0.5, False))"), "{py}");
+    assert!(
+        py.contains("(\"noise\", DaeNoise(\"gaussian\", 0.5, False))"),
+        "{py}"
+    );
     let (_, py) = export_to(&ck, &dir, Target::Keras);
-    assert!(py.contains("DaeNoise(\"gaussian\", 0.5, False, name=\"noise\")"), "{py}");
+    assert!(
+        py.contains("DaeNoise(\"gaussian\", 0.5, False, name=\"noise\")"),
+        "{py}"
+    );
 }
 
 #[test]
@@ -309,8 +351,13 @@ fn a_name_python_cannot_hold_is_one_error_before_anything_is_written() {
     let (ck, _) = checkpoint(&dir, &s);
     for target in [Target::Pytorch, Target::Keras] {
         let out = dir.join(target.name());
-        let e = export::export(&ck, target, &out, false).unwrap_err().to_string();
-        assert!(e.contains("layer 1 (\"hidden layer\")") && e.contains(target.name()), "{e}");
+        let e = export::export(&ck, target, &out, false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("layer 1 (\"hidden layer\")") && e.contains(target.name()),
+            "{e}"
+        );
         assert!(!out.exists(), "{target}: {out:?} was created");
     }
 }
@@ -321,8 +368,8 @@ fn dae(args: &[&str]) -> (bool, String) {
         .env("DAE_TUNE", "0")
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned()
-        + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     (out.status.success(), text)
 }
 
@@ -333,7 +380,15 @@ fn cli_writes_both_files_and_refuses_bad_input() {
     let ck = ck.to_str().unwrap();
     let out = dir.join("torch");
     let out_s = out.to_str().unwrap();
-    let (ok, text) = dae(&["export", "--checkpoint", ck, "--to", "pytorch", "--out", out_s]);
+    let (ok, text) = dae(&[
+        "export",
+        "--checkpoint",
+        ck,
+        "--to",
+        "pytorch",
+        "--out",
+        out_s,
+    ]);
     assert!(ok, "{text}");
     let mut files: Vec<String> = std::fs::read_dir(&out)
         .unwrap()
@@ -343,10 +398,28 @@ fn cli_writes_both_files_and_refuses_bad_input() {
     // No temporary file is left behind.
     assert_eq!(files, ["model.py", "model.safetensors"]);
 
-    let (ok, text) = dae(&["export", "--checkpoint", ck, "--to", "pytorch", "--out", out_s]);
-    assert!(!ok && text.contains("is not empty") && text.contains("--overwrite"), "{text}");
     let (ok, text) = dae(&[
-        "export", "--checkpoint", ck, "--to", "keras", "--out", out_s, "--overwrite",
+        "export",
+        "--checkpoint",
+        ck,
+        "--to",
+        "pytorch",
+        "--out",
+        out_s,
+    ]);
+    assert!(
+        !ok && text.contains("is not empty") && text.contains("--overwrite"),
+        "{text}"
+    );
+    let (ok, text) = dae(&[
+        "export",
+        "--checkpoint",
+        ck,
+        "--to",
+        "keras",
+        "--out",
+        out_s,
+        "--overwrite",
     ]);
     assert!(ok, "{text}");
     let py = std::fs::read_to_string(out.join("model.py")).unwrap();
@@ -354,8 +427,19 @@ fn cli_writes_both_files_and_refuses_bad_input() {
 
     let fresh = dir.join("fresh");
     let fresh_s = fresh.to_str().unwrap();
-    let (ok, text) = dae(&["export", "--checkpoint", ck, "--to", "onnx", "--out", fresh_s]);
-    assert!(!ok && text.contains("--to") && text.contains("pytorch, keras"), "{text}");
+    let (ok, text) = dae(&[
+        "export",
+        "--checkpoint",
+        ck,
+        "--to",
+        "onnx",
+        "--out",
+        fresh_s,
+    ]);
+    assert!(
+        !ok && text.contains("--to") && text.contains("pytorch, keras"),
+        "{text}"
+    );
     let missing = dir.join("nope/model.safetensors");
     let (ok, text) = dae(&[
         "export",

@@ -15,6 +15,13 @@ of MSE or BCE (probabilities clipped to [1e-7, 1 - 1e-7]) against the clean
 input, or softmax cross-entropy; all on the clean input (dae eval runs with
 --noise none, whatever the training noise was).
 
+--synthetic PATH first writes PATH: a checkpoint of random weights for a
+model (MNIST-shaped conv autoencoder) that takes every conversion path the
+presets do not: a "same" 3x3 pool that TensorFlow pads before the image too,
+BatchNorm over channels and over flattened features, a Reshape of an image,
+a LeakyReLU conv, and a Dense feeding a Reshape through BatchNorm and an
+activation; it is then checked with the others.
+
 Runs the frameworks that import (torch, keras with numpy and safetensors) and
 prints one row per checkpoint and framework. Exits 1 when any loss differs by
 more than rtol (relative, plus the rounding of dae's printed figure) or any
@@ -23,6 +30,7 @@ accuracy differs, 2 when no framework imports or a step fails.
 import argparse
 import gzip
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -128,14 +136,80 @@ def frameworks():
     return found
 
 
+def L(kind, **fields):
+    return {"layer": {kind: fields} if fields else kind, "name": "", "trainable": True}
+
+
+def synthetic(path):
+    """Writes a checkpoint of random weights for a model that takes the
+    conversion paths the presets do not (see the module docstring)."""
+    from safetensors.numpy import save_file
+
+    conv = lambda f, act, same=True: L("Conv2d", filters=f, kernel=3, same=same, act=act)  # noqa: E731
+    bn = lambda: L("BatchNorm", momentum=0.99, eps=0.001)  # noqa: E731
+    layers = [
+        conv(4, "Relu"),                                        # (28, 28, 4)
+        L("MaxPool", pool=3, stride=3, same=True),              # (10, 10, 4), padded 1 before
+        bn(),
+        L("Reshape", h=20, w=5, c=4),
+        conv(6, {"LeakyRelu": 0.2}),                            # (20, 5, 6)
+        {"layer": "Flatten", "name": "", "trainable": True},    # 600
+        bn(),
+        L("Dense", units=48, act="Relu", init="GlorotUniform"),
+        L("Dropout", rate=0.3),
+        L("Dense", units=48, act="Linear", init="GlorotUniform"),
+        bn(),
+        {"layer": {"Activation": "Sigmoid"}, "name": "", "trainable": True},
+        L("Reshape", h=2, w=2, c=12),
+        L("UpSample", factor=7),                                # (14, 14, 12)
+        conv(6, "Relu"),
+        L("UpSample", factor=2),                                # (28, 28, 6)
+        conv(1, "Sigmoid"),
+    ]
+    # (name, tensor shapes) of the layers with parameters, in order.
+    params = [("conv2d", (3, 3, 1, 4)), ("batch_normalization", 4), ("conv2d_1", (3, 3, 4, 6)),
+              ("batch_normalization_1", 600), ("dense", (600, 48)), ("dense_1", (48, 48)),
+              ("batch_normalization_2", 48), ("conv2d_2", (3, 3, 12, 6)), ("conv2d_3", (3, 3, 6, 1))]
+    rng = np.random.default_rng(7)
+    tensors = {}
+    for name, shape in params:
+        if isinstance(shape, int):
+            tensors[f"{name}/gamma"] = rng.uniform(0.5, 1.5, shape)
+            tensors[f"{name}/beta"] = rng.uniform(-0.2, 0.2, shape)
+            tensors[f"{name}/moving_mean"] = rng.uniform(-0.2, 0.2, shape)
+            tensors[f"{name}/moving_variance"] = rng.uniform(0.5, 1.5, shape)
+        else:
+            fan_in = int(np.prod(shape[:-1]))
+            # The last layer's logits spread wide, so that a misplaced value
+            # anywhere shows in the loss.
+            gain = 6 if name == "conv2d_3" else 1
+            tensors[f"{name}/kernel"] = rng.normal(0, gain * (2 / fan_in) ** 0.5, shape)
+            tensors[f"{name}/bias"] = rng.uniform(-0.1, 0.1, shape[-1])
+    tensors = {k: v.astype(np.float32) for k, v in tensors.items()}
+    spec = {"name": "synthetic", "input": {"h": 28, "w": 28, "c": 1}, "layers": layers, "loss": "Bce",
+            "optimizer": {"Adam": {"lr": 0.001, "beta1": 0.9, "beta2": 0.999, "eps": 1e-7}},
+            "l2": 0.0, "noise": "None", "epochs": 1, "batch_size": 100, "train_limit": None,
+            "encoder_layers": 0, "encoder_from": None, "target_layer": None}
+    meta = {"format": "dae-checkpoint-1", "preset": "synthetic", "spec": json.dumps(spec),
+            "dataset": "mnist", "noise": "none", "batch_size": "100", "seed": "1"}
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    save_file(tensors, path, metadata=meta)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("checkpoints", nargs="+")
+    ap.add_argument("checkpoints", nargs="*")
+    ap.add_argument("--synthetic", metavar="PATH", help="write and check a synthetic checkpoint too")
     ap.add_argument("--dae", default="target/release/dae")
     ap.add_argument("--data", default=None)
     ap.add_argument("--test-limit", type=int, default=1000)
     ap.add_argument("--rtol", type=float, default=1e-4)
     a = ap.parse_args()
+    if a.synthetic:
+        synthetic(a.synthetic)
+        a.checkpoints.append(a.synthetic)
+    if not a.checkpoints:
+        ap.error("name a checkpoint or --synthetic PATH")
     fws = frameworks()
     if not fws:
         print("neither torch nor keras imports", file=sys.stderr)
@@ -147,9 +221,9 @@ def main():
             ck = os.path.join(ck, "model.safetensors")
         with safe_open(ck, "np") as f:
             meta = f.metadata()
-        loss_kind = re.search(r'"loss":"(\w+)"', meta["spec"]).group(1)
-        loss_kind = {"Mse": "mse", "Bce": "bce", "SoftmaxCrossEntropy": "cross-entropy"}[loss_kind]
-        flat = re.search(r'"input":\{"h":1,"w":1,', meta["spec"]) is not None
+        spec = json.loads(meta["spec"])
+        loss_kind = {"Mse": "mse", "Bce": "bce", "SoftmaxCrossEntropy": "cross-entropy"}[spec["loss"]]
+        flat = spec["input"]["h"] == 1 and spec["input"]["w"] == 1
         folder = os.path.join(data, meta["dataset"])
         u8 = idx_images(os.path.join(folder, "t10k-images-idx3-ubyte.gz"))[:a.test_limit]
         labels = idx_labels(os.path.join(folder, "t10k-labels-idx1-ubyte.gz"))[:a.test_limit]

@@ -34,7 +34,7 @@ impl Builder {
     }
 
     /// Before an image layer: dae treats plain features as a 1x1 image.
-    fn to_image(&mut self, name: &str, input: Shape) {
+    fn ensure_image(&mut self, name: &str, input: Shape) {
         if input.is_flat() {
             self.push(format!(
                 "layers.Reshape((1, 1, {}), name=\"{name}_unflatten\")",
@@ -44,7 +44,7 @@ impl Builder {
     }
 
     /// After an image layer: a 1x1 image is plain features again.
-    fn from_image(&mut self, name: &str, output: Shape) {
+    fn leave_image(&mut self, name: &str, output: Shape) {
         if output.is_flat() {
             self.push(format!("layers.Flatten(name=\"{name}_flatten\")"));
         }
@@ -130,7 +130,7 @@ pub(super) fn files(m: &Model, source: &str) -> anyhow::Result<Files> {
                 same,
                 act,
             } => {
-                b.to_image(&name, si);
+                b.ensure_image(&name, si);
                 let (a, extra) = activation(&name, act);
                 let padding = if same { "same" } else { "valid" };
                 b.push(format!(
@@ -139,23 +139,23 @@ pub(super) fn files(m: &Model, source: &str) -> anyhow::Result<Files> {
                 ));
                 b.layers.extend(extra);
                 b.tensors(m, idx, &name, &[Role::Kernel, Role::Bias]);
-                b.from_image(&name, so);
+                b.leave_image(&name, so);
             }
             Layer::MaxPool { pool, stride, same } => {
-                b.to_image(&name, si);
+                b.ensure_image(&name, si);
                 let padding = if same { "same" } else { "valid" };
                 b.push(format!(
                     "layers.MaxPooling2D({pool}, strides={stride}, padding=\"{padding}\", \
                      name=\"{name}\")"
                 ));
-                b.from_image(&name, so);
+                b.leave_image(&name, so);
             }
             Layer::UpSample { factor } => {
-                b.to_image(&name, si);
+                b.ensure_image(&name, si);
                 b.push(format!(
                     "layers.UpSampling2D({factor}, interpolation=\"nearest\", name=\"{name}\")"
                 ));
-                b.from_image(&name, so);
+                b.leave_image(&name, so);
             }
             Layer::Flatten | Layer::Reshape { h: 1, w: 1, .. } => {
                 b.push(format!("layers.Flatten(name=\"{name}\")"))

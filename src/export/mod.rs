@@ -72,11 +72,11 @@ pub const WEIGHTS: &str = "model.safetensors";
 
 /// A checkpoint's model as the targets read it: the spec, its resolution
 /// (layer names and shapes) and every tensor by its Keras-style name.
-pub struct Model<'a> {
+struct Model<'a> {
     /// The checkpoint's spec.
-    pub spec: &'a ModelSpec,
+    spec: &'a ModelSpec,
     /// Its layers' names and shapes.
-    pub resolved: &'a Resolved,
+    resolved: &'a Resolved,
     layout: &'a ParamLayout,
     params: &'a [f32],
 }

@@ -74,7 +74,7 @@ impl Builder {
     }
 
     /// Puts a 2-D tensor's features back in dae's order.
-    fn to_hwc(&mut self, name: &str) {
+    fn ensure_hwc(&mut self, name: &str) {
         if let Order::Chw(s) = self.order {
             self.push(
                 format!("{name}_hwc"),
@@ -85,9 +85,9 @@ impl Builder {
     }
 
     /// Before an image layer: a 2-D (N, c) input becomes (N, c, 1, 1).
-    fn to_image(&mut self, name: &str, input: Shape) {
+    fn ensure_image(&mut self, name: &str, input: Shape) {
         if input.is_flat() {
-            self.to_hwc(name);
+            self.ensure_hwc(name);
             self.push(
                 format!("{name}_unflatten"),
                 format!("nn.Unflatten(1, ({}, 1, 1))", input.c),
@@ -97,7 +97,7 @@ impl Builder {
 
     /// After an image layer: a (N, c, 1, 1) output becomes (N, c), as dae
     /// treats a 1x1 image as plain features.
-    fn from_image(&mut self, name: &str, output: Shape) {
+    fn leave_image(&mut self, name: &str, output: Shape) {
         if output.is_flat() {
             self.push(format!("{name}_flatten"), "nn.Flatten()");
             self.order = Order::Hwc;
@@ -219,7 +219,7 @@ pub(super) fn files(m: &Model, source: &str) -> anyhow::Result<Files> {
                 same,
                 act,
             } => {
-                b.to_image(&name, si);
+                b.ensure_image(&name, si);
                 let cin = si.c;
                 let (_, k) = m.tensor(i, Role::Kernel);
                 let (_, bias) = m.tensor(i, Role::Bias);
@@ -241,10 +241,10 @@ pub(super) fn files(m: &Model, source: &str) -> anyhow::Result<Files> {
                 b.tensor(&name, "weight", vec![filters, cin, kernel, kernel], w);
                 b.tensor(&name, "bias", vec![filters], bias.to_vec());
                 b.act(format!("{name}_act"), act);
-                b.from_image(&name, so);
+                b.leave_image(&name, so);
             }
             Layer::MaxPool { pool, stride, same } => {
-                b.to_image(&name, si);
+                b.ensure_image(&name, si);
                 let expr = if same {
                     let ph = pad_before(si.h, pool, stride);
                     let pw = pad_before(si.w, pool, stride);
@@ -253,15 +253,15 @@ pub(super) fn files(m: &Model, source: &str) -> anyhow::Result<Files> {
                     format!("nn.MaxPool2d({pool}, {stride})")
                 };
                 b.push(name.clone(), expr);
-                b.from_image(&name, so);
+                b.leave_image(&name, so);
             }
             Layer::UpSample { factor } => {
-                b.to_image(&name, si);
+                b.ensure_image(&name, si);
                 b.push(
                     name.clone(),
                     format!("nn.Upsample(scale_factor={factor}, mode=\"nearest\")"),
                 );
-                b.from_image(&name, so);
+                b.leave_image(&name, so);
             }
             // Reshape to plain features is a Flatten too.
             Layer::Flatten | Layer::Reshape { h: 1, w: 1, .. } => {
@@ -278,7 +278,7 @@ pub(super) fn files(m: &Model, source: &str) -> anyhow::Result<Files> {
                     b.push(name, format!("nn.Unflatten(1, ({c}, {h}, {w}))"));
                 } else {
                     if si.is_flat() {
-                        b.to_hwc(&name);
+                        b.ensure_hwc(&name);
                     }
                     b.push(name, format!("HwcReshape({c}, {h}, {w})"));
                 }
@@ -287,7 +287,7 @@ pub(super) fn files(m: &Model, source: &str) -> anyhow::Result<Files> {
         }
     }
     if m.resolved.outputs.last().is_some_and(|s| s.is_flat()) {
-        b.to_hwc("output");
+        b.ensure_hwc("output");
     }
     check_unique(b.modules.iter().map(|(n, _)| n.as_str()), Target::Pytorch)?;
     Ok(Files {
@@ -308,6 +308,9 @@ fn noise(n: Noise) -> String {
     let clip = if clip { "True" } else { "False" };
     format!("DaeNoise(\"{kind}\", {}, {clip})", py_float(level))
 }
+
+/// The helper modules model.py may use (ChwToHwc, HwcReshape, DaeNoise).
+const MODULES: &str = include_str!("pytorch_modules.py");
 
 /// The text of model.py.
 fn python(m: &Model, source: &str, modules: &[(String, String)]) -> String {
@@ -364,52 +367,7 @@ import torch
 from torch import nn
 
 
-class ChwToHwc(nn.Module):
-    """The features of a flattened (c, h, w) tensor in dae's (h, w, c) order."""
-
-    def __init__(self, c, h, w):
-        super().__init__()
-        self.c, self.h, self.w = c, h, w
-
-    def forward(self, x):
-        n = x.shape[0]
-        return x.reshape(n, self.c, self.h, self.w).permute(0, 2, 3, 1).reshape(n, -1)
-
-
-class HwcReshape(nn.Module):
-    """dae's Reshape of an NHWC tensor: its values in (h, w, c) order, to NCHW."""
-
-    def __init__(self, c, h, w):
-        super().__init__()
-        self.c, self.h, self.w = c, h, w
-
-    def forward(self, x):
-        if x.dim() == 4:
-            x = x.permute(0, 2, 3, 1)
-        return x.reshape(x.shape[0], self.h, self.w, self.c).permute(0, 3, 1, 2)
-
-
-class DaeNoise(nn.Module):
-    """dae's Noise layer: corrupts its input in training only."""
-
-    def __init__(self, kind, level, clip):
-        super().__init__()
-        self.kind, self.level, self.clip = kind, level, clip
-
-    def forward(self, x):
-        if not self.training or self.kind == "none":
-            return x
-        if self.kind == "gaussian":
-            x = x + self.level * torch.randn_like(x)
-        elif self.kind == "uniform":
-            x = x + self.level * (2 * torch.rand_like(x) - 1)
-        elif self.kind == "salt-pepper":
-            hit = torch.rand_like(x) < self.level
-            x = torch.where(hit, (torch.rand_like(x) < 0.5).to(x.dtype), x)
-        elif self.kind == "masking":
-            x = x * (torch.rand_like(x) >= self.level).to(x.dtype)
-        return x.clamp(0, 1) if self.clip else x
-
+{modules}
 
 def build():
     """The model with PyTorch's default initialisation."""
@@ -431,5 +389,7 @@ def load(path=None, device="cpu"):
     return model.to(device).eval()
 "#,
         prov = provenance(m, source),
+        // Without the file's own header comment.
+        modules = MODULES.split_once("\n\n").map_or(MODULES, |(_, body)| body),
     )
 }
