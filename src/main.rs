@@ -67,6 +67,22 @@ enum Command {
         #[arg(long)]
         test_limit: Option<usize>,
     },
+    /// Write a checkpoint as a PyTorch or Keras 3 model: DIR/model.py (build()
+    /// and load()) and DIR/model.safetensors in that framework's layout.
+    Export {
+        /// A model.safetensors written by `dae train` or `dae experiment`.
+        #[arg(long)]
+        checkpoint: PathBuf,
+        /// pytorch or keras.
+        #[arg(long, value_name = "TARGET")]
+        to: String,
+        /// Output folder (must be new or empty unless --overwrite).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Replace model.py and model.safetensors in a non-empty --out.
+        #[arg(long)]
+        overwrite: bool,
+    },
     /// Run a whole study (see docs/studies.md): trainings, tables, figures
     /// and report.md.
     Experiment(cli::ExperimentArgs),
@@ -111,6 +127,12 @@ fn main() -> ExitCode {
             data,
             test_limit,
         ),
+        Command::Export {
+            checkpoint,
+            to,
+            out,
+            overwrite,
+        } => cli::export(&checkpoint, &to, &out, overwrite),
         Command::Bench(args) => cli::bench(args),
         Command::Check {
             only,

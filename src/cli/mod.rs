@@ -2,11 +2,13 @@
 
 mod adapter;
 mod bench;
+mod export;
 mod model;
 
 use adapter::tuning_lines;
 pub use adapter::{check, info};
 pub use bench::{bench, BenchArgs};
+pub use export::export;
 pub use model::{spec, summary};
 
 use std::path::{Path, PathBuf};

@@ -63,25 +63,7 @@ pub fn eval(gpu: &Gpu, checkpoint: &Path, o: &EvalOptions) -> anyhow::Result<Eva
             })
             .transpose()
     };
-    let mut spec = match meta.get("spec") {
-        Some(json) => serde_json::from_str::<ModelSpec>(json).map_err(|e| {
-            anyhow::anyhow!(
-                "checkpoint {}: its model spec does not parse ({e}); was it written by another \
-                 version of dae? Fix: retrain it with this version",
-                checkpoint.display()
-            )
-        })?,
-        None => {
-            let name = get("preset")?;
-            presets::preset(&name).map_err(|e| {
-                anyhow::anyhow!(
-                    "checkpoint {} stores no model spec and {name:?} is not a preset ({e}); it was \
-                     written by an older dae. Fix: retrain it with this version",
-                    checkpoint.display()
-                )
-            })?
-        }
-    };
+    let mut spec = checkpoint_spec(checkpoint, &ck)?;
     spec.noise = match o.noise {
         Some(n) => n,
         None => get("noise")?
@@ -140,4 +122,37 @@ pub fn eval(gpu: &Gpu, checkpoint: &Path, o: &EvalOptions) -> anyhow::Result<Eva
         images,
         trained_test_limit: number("test_limit")?.map(|n| n as usize),
     })
+}
+
+/// The model spec a checkpoint stores (its "spec" metadata), or for an
+/// older checkpoint without one the preset it names: how `dae eval` and
+/// `dae export` read a checkpoint's model back. `checkpoint` only names the
+/// file in errors.
+pub fn checkpoint_spec(checkpoint: &Path, ck: &report::Checkpoint) -> anyhow::Result<ModelSpec> {
+    let meta = &ck.metadata;
+    let spec = match meta.get("spec") {
+        Some(json) => serde_json::from_str::<ModelSpec>(json).map_err(|e| {
+            anyhow::anyhow!(
+                "checkpoint {}: its model spec does not parse ({e}); was it written by another \
+                 version of dae? Fix: retrain it with this version",
+                checkpoint.display()
+            )
+        })?,
+        None => {
+            let name = meta.get("preset").cloned().ok_or_else(|| {
+                anyhow::anyhow!(
+                    "checkpoint {} lacks metadata \"preset\"; was it written by `dae train`?",
+                    checkpoint.display()
+                )
+            })?;
+            presets::preset(&name).map_err(|e| {
+                anyhow::anyhow!(
+                    "checkpoint {} stores no model spec and {name:?} is not a preset ({e}); it was \
+                     written by an older dae. Fix: retrain it with this version",
+                    checkpoint.display()
+                )
+            })?
+        }
+    };
+    Ok(spec)
 }

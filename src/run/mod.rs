@@ -31,7 +31,7 @@ use crate::optim::Optimizer;
 use crate::train::EpochMetrics;
 
 pub use checkpoint::{copy_named, first_nonfinite, load_params, save_checkpoint};
-pub use eval::{eval, EvalOptions, EvalResult};
+pub use eval::{checkpoint_spec, eval, EvalOptions, EvalResult};
 pub use folder::FolderMode;
 pub use interrupt::Interrupted;
 pub use state::{RunConfig, RunState};
