@@ -246,6 +246,29 @@ fn train_example(name: &str) -> PathBuf {
         want,
         "{name}: dae spec --checkpoint"
     );
+    // It exports to both frameworks.
+    for to in ["pytorch", "keras"] {
+        let dir = out.with_file_name(format!("export-{to}"));
+        let (ok, _, err) = dae(&[
+            "export",
+            "--checkpoint",
+            ck.to_str().unwrap(),
+            "--to",
+            to,
+            "--out",
+            dir.to_str().unwrap(),
+        ]);
+        assert!(ok, "{name}: export --to {to}: {err}");
+        let py = std::fs::read_to_string(dir.join("model.py")).unwrap();
+        assert!(
+            py.contains("def build(") && py.contains("def load("),
+            "{name}: {to} model.py"
+        );
+        assert!(
+            dir.join("model.safetensors").is_file(),
+            "{name}: {to} weights"
+        );
+    }
     let (ok, _, err) = dae(&[
         "train",
         "--resume",
