@@ -54,8 +54,9 @@ pub enum Layer {
         pool: usize,
         /// Step between windows in pixels; must equal `pool`.
         stride: usize,
-        /// Output ceil(h / stride) × ceil(w / stride), padding at the end;
-        /// `false` drops the incomplete windows at the edges.
+        /// Keras' `padding="same"`: output ceil(h / stride) ×
+        /// ceil(w / stride), the incomplete windows at the edges padded with
+        /// values that never win; `false` (`"valid"`) drops them.
         same: bool,
     },
     /// Nearest-neighbour upsampling by an integer factor.
