@@ -60,16 +60,21 @@ pub(crate) fn epochs_text(n: usize) -> String {
 /// Options shared by every study.
 #[derive(Clone, Debug)]
 pub struct ExperimentOptions {
+    /// The dataset every training of the study uses.
     pub dataset: DatasetName,
     /// Fraction of each training's epochs to run (at least one epoch).
     pub scale: f64,
+    /// Seed of every training.
     pub seed: u64,
+    /// The study's folder: each training writes into a subfolder of it.
     pub out: PathBuf,
+    /// The folder the datasets are read from.
     pub data_root: PathBuf,
     /// Train on only the first N training images (for quick checks).
     pub train_limit: Option<usize>,
     /// Evaluate on only the first N test images.
     pub test_limit: Option<usize>,
+    /// Shows progress bars while training.
     pub progress: bool,
     /// Also checkpoint every this many steps inside an epoch.
     pub checkpoint_every: Option<usize>,
@@ -149,16 +154,19 @@ pub struct Report {
 }
 
 impl Report {
+    /// Appends a heading of `level` (1 for `#`).
     pub fn heading(&mut self, level: usize, title: &str) {
         self.text
             .push_str(&format!("{} {title}\n\n", "#".repeat(level)));
     }
 
+    /// Appends a paragraph.
     pub fn para(&mut self, text: &str) {
         self.text.push_str(text);
         self.text.push_str("\n\n");
     }
 
+    /// Appends a table with these column names; each row one cell per column.
     pub fn table(&mut self, header: &[&str], rows: &[Vec<String>]) {
         self.text.push_str(&format!("| {} |\n", header.join(" | ")));
         self.text
@@ -169,10 +177,13 @@ impl Report {
         self.text.push('\n');
     }
 
+    /// Appends an image link: `path` relative to the report's folder, `caption`
+    /// its alt text.
     pub fn image(&mut self, caption: &str, path: &str) {
         self.text.push_str(&format!("![{caption}]({path})\n\n"));
     }
 
+    /// Writes the report to `path`, atomically.
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
         report::atomic_write(path, self.text.as_bytes())?;
         Ok(())

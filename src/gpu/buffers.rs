@@ -14,16 +14,19 @@ pub const STEP_STRIDE: u64 = 256;
 /// data for the dataset. Cloning shares the same GPU buffer.
 #[derive(Clone, Debug)]
 pub struct Tensor {
+    /// The GPU buffer, shared by every clone.
     pub buffer: Arc<wgpu::Buffer>,
     /// Number of 32-bit words.
     pub len: usize,
 }
 
 impl Tensor {
+    /// Size in bytes: 4 per word.
     pub fn bytes(&self) -> u64 {
         (self.len * 4) as u64
     }
 
+    /// The whole buffer as a bind-group resource.
     pub fn binding(&self) -> wgpu::BindingResource<'_> {
         self.buffer.as_entire_binding()
     }
@@ -33,7 +36,9 @@ impl Tensor {
 /// their slice of the flat parameter, gradient and optimizer-state buffers.
 #[derive(Clone, Copy, Debug)]
 pub struct View<'a> {
+    /// The tensor viewed into.
     pub tensor: &'a Tensor,
+    /// First word of the view, in 32-bit words from the start of `tensor`.
     pub offset: usize,
 }
 
@@ -76,10 +81,13 @@ impl Gpu {
         })
     }
 
+    /// A new tensor holding `data`, labelled `label` in GPU debuggers.
     pub fn upload_f32(&self, label: &str, data: &[f32]) -> Result<Tensor, GpuError> {
         self.upload_words(label, bytemuck::cast_slice(data), data.len())
     }
 
+    /// A new tensor holding `data` (indices, labels), labelled `label` in GPU
+    /// debuggers.
     pub fn upload_u32(&self, label: &str, data: &[u32]) -> Result<Tensor, GpuError> {
         self.upload_words(label, bytemuck::cast_slice(data), data.len())
     }
@@ -127,6 +135,8 @@ impl Gpu {
             .write_buffer(&t.buffer, 0, bytemuck::cast_slice(data));
     }
 
+    /// Queues a write of `data` to the start of `t`, as [`Gpu::write_f32`]
+    /// does.
     pub fn write_u32(&self, t: &Tensor, data: &[u32]) {
         assert!(
             data.len() <= t.len,
@@ -190,6 +200,8 @@ impl Gpu {
         Ok(bytemuck::cast_slice(&bytes).to_vec())
     }
 
+    /// Copies `t` back to the host as u32 words; like [`Gpu::read_f32`], it
+    /// allocates a staging buffer and waits.
     pub fn read_u32(&self, t: &Tensor) -> Result<Vec<u32>, GpuError> {
         let bytes = self.read_bytes(&t.buffer, t.bytes())?;
         Ok(bytemuck::cast_slice(&bytes).to_vec())
@@ -211,6 +223,7 @@ pub struct Readback {
 }
 
 impl Readback {
+    /// A staging buffer for reads of `bytes` bytes.
     pub fn new(gpu: &Gpu, bytes: u64) -> Readback {
         let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback staging"),
@@ -252,6 +265,7 @@ impl Readback {
         Ok(out)
     }
 
+    /// [`Readback::read`] as f32 values.
     pub fn read_f32(&self, gpu: &Gpu, src: &Tensor) -> Result<Vec<f32>, GpuError> {
         Ok(bytemuck::cast_slice(&self.read(gpu, &src.buffer)?).to_vec())
     }

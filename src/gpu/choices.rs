@@ -58,6 +58,8 @@ impl Gpu {
             .store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// Whether plans built on this device tune first; see
+    /// [`Gpu::set_autotune`].
     pub fn autotune(&self) -> bool {
         self.autotune.load(std::sync::atomic::Ordering::Relaxed)
     }

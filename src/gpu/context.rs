@@ -12,45 +12,79 @@ use crate::kernels::matmul::Variant;
 /// Errors from setting up or using the GPU, each with the fix in its message.
 #[derive(Debug, thiserror::Error)]
 pub enum GpuError {
+    /// No adapter on any of the backends tried.
     #[error(
         "no GPU adapter found (backends: {backends}).\n  fix: install a Vulkan, Metal or DX12 driver; on Linux without a GPU install Mesa's \
          CPU Vulkan driver: `sudo apt-get install mesa-vulkan-drivers libvulkan1` (it provides lavapipe/llvmpipe)"
     )]
-    NoAdapter { backends: String },
+    NoAdapter {
+        /// The backends searched, as wgpu prints them.
+        backends: String,
+    },
+    /// `WGPU_ADAPTER_NAME` names none of the adapters found.
     #[error(
         "WGPU_ADAPTER_NAME={wanted:?} matches no adapter; available: {available}.\n  fix: set WGPU_ADAPTER_NAME to part of one of those names, or unset it"
     )]
-    NoMatchingAdapter { wanted: String, available: String },
+    NoMatchingAdapter {
+        /// The value of `WGPU_ADAPTER_NAME`.
+        wanted: String,
+        /// The names of the adapters found.
+        available: String,
+    },
+    /// The adapter refused to open a device with the requested limits
+    /// and features.
     #[error("could not open a device on adapter {adapter:?}")]
     Device {
+        /// The adapter's name.
         adapter: String,
+        /// wgpu's reason.
         source: wgpu::RequestDeviceError,
     },
+    /// One buffer would exceed the device's buffer or storage-binding size.
     #[error(
         "{what} needs a buffer of {needed} bytes but adapter {adapter:?} allows at most {limit} bytes per {kind}.\n  fix: lower the batch size or the model width, or use a GPU with larger limits"
     )]
     TooLarge {
+        /// The buffer's label (`dense_1 output`).
         what: String,
+        /// Its size in bytes.
         needed: u64,
+        /// The most the device allows, in bytes.
         limit: u64,
+        /// Which limit: `buffer` or `storage binding`.
         kind: &'static str,
+        /// The adapter's name.
         adapter: String,
     },
+    /// Reading a buffer back to the host (or waiting for the device) failed;
+    /// the message is wgpu's.
     #[error("GPU readback failed: {0}")]
     Readback(String),
+    /// A WGSL shader failed validation or pipeline creation.
     #[error("shader {name} failed to compile: {message}")]
-    Shader { name: String, message: String },
+    Shader {
+        /// The kernel's name.
+        name: String,
+        /// The compiler's diagnostics.
+        message: String,
+    },
     /// `DAE_KERNELS` is malformed or asks for a family this adapter lacks.
     #[error("{0}")]
     Kernels(String),
     /// A kernel or dispatch needs more of a limit than the device allows.
     #[error("{0}")]
     Limit(Box<LimitError>),
+    /// `DAE_LIMITS` is malformed or names a limit the adapter cannot give.
     #[error(
         "DAE_LIMITS={value:?}: {message}.\n  fix: set DAE_LIMITS to `webgpu`, `adapter` and/or \
          comma-separated `name=value` limits, or unset it"
     )]
-    BadLimits { value: String, message: String },
+    BadLimits {
+        /// The value of `DAE_LIMITS`.
+        value: String,
+        /// What is wrong with it.
+        message: String,
+    },
 }
 
 impl GpuError {
@@ -84,14 +118,19 @@ enum Request {
 
 /// The device, its queue, what the adapter is and the pipeline cache.
 pub struct Gpu {
+    /// The open device: creates buffers, pipelines and bind groups.
     pub device: wgpu::Device,
+    /// The device's queue: takes writes and command submissions.
     pub queue: wgpu::Queue,
+    /// The adapter's name, backend, driver and device type.
     pub info: wgpu::AdapterInfo,
     /// The device's limits: what was requested (see [`limits::requested`]),
     /// and what kernels, dispatches and buffers are held to.
     pub limits: wgpu::Limits,
     /// What the adapter would have allowed.
     pub adapter_limits: wgpu::Limits,
+    /// The features the device was opened with (subgroups, timestamp queries
+    /// where the adapter has them).
     pub features: wgpu::Features,
     pub(super) kernels: Mutex<HashMap<String, Arc<Kernel>>>,
     pub(super) step_layout: wgpu::BindGroupLayout,
@@ -317,6 +356,8 @@ impl Gpu {
         self.info.device_type == wgpu::DeviceType::Cpu
     }
 
+    /// True when the device was opened with subgroup operations, which the
+    /// subgroup kernel variants need.
     pub fn has_subgroups(&self) -> bool {
         self.features.contains(wgpu::Features::SUBGROUP)
     }

@@ -23,15 +23,22 @@ pub enum Binding {
 /// (`override NAME: T;`) that specialise one source into variants.
 #[derive(Clone, Debug)]
 pub struct KernelSpec {
+    /// The kernel's name, used as its label and in errors (`matmul_forward`).
     pub name: &'static str,
+    /// The WGSL source: a shader file's text, or generated.
     pub source: Cow<'static, str>,
+    /// The entry point (`main` unless set with [`KernelSpec::entry`]).
     pub entry: &'static str,
+    /// Group 0's bindings, in declaration order.
     pub bindings: Vec<Binding>,
+    /// Group 1 binds the step buffer's [`StepInfo`] at a dynamic offset.
     pub uses_step: bool,
+    /// Values of the shader's `override` constants, by name.
     pub constants: Vec<(&'static str, f64)>,
 }
 
 impl KernelSpec {
+    /// A kernel of entry point `main`, without the step uniform or constants.
     pub fn new(name: &'static str, source: &'static str, bindings: &[Binding]) -> KernelSpec {
         KernelSpec {
             name,
@@ -43,16 +50,19 @@ impl KernelSpec {
         }
     }
 
+    /// Compiles entry point `entry` instead of `main`.
     pub fn entry(mut self, entry: &'static str) -> Self {
         self.entry = entry;
         self
     }
 
+    /// Binds the step uniform as group 1 (see [`KernelSpec::uses_step`]).
     pub fn with_step(mut self) -> Self {
         self.uses_step = true;
         self
     }
 
+    /// Sets the `override` constant `name` to `value`.
     pub fn constant(mut self, name: &'static str, value: f64) -> Self {
         self.constants.push((name, value));
         self
@@ -76,9 +86,13 @@ impl KernelSpec {
 
 /// A compiled compute pipeline and the layout of its group 0.
 pub struct Kernel {
+    /// The name of the spec it was built from.
     pub name: &'static str,
+    /// The compiled compute pipeline.
     pub pipeline: wgpu::ComputePipeline,
+    /// The explicit layout of group 0, built from the spec's bindings.
     pub layout: wgpu::BindGroupLayout,
+    /// Group 1 takes the step uniform (see [`KernelSpec::uses_step`]).
     pub uses_step: bool,
     bindings: Vec<Binding>,
     spec: KernelSpec,
@@ -183,6 +197,7 @@ impl Kernel {
         self.needs
     }
 
+    /// Group 0's bindings, in declaration order.
     pub fn bindings(&self) -> &[Binding] {
         &self.bindings
     }
@@ -224,9 +239,13 @@ impl Kernel {
 /// One pre-built dispatch: a pipeline, its bound buffers and its grid. The
 /// uniform params buffer it binds is kept alive here.
 pub struct Dispatch {
+    /// The pipeline to run.
     pub kernel: Arc<Kernel>,
+    /// Group 0: its buffers, in declaration order.
     pub group: wgpu::BindGroup,
+    /// Workgroup counts along x, y and z.
     pub workgroups: [u32; 3],
+    /// The uniform params buffer bound in `group`, if any, kept alive here.
     pub params: Option<wgpu::Buffer>,
 }
 
@@ -237,6 +256,12 @@ impl Dispatch {
         Ok(check_grid(self.kernel.name, self.workgroups, &gpu.limits)?)
     }
 
+    /// Records the dispatch into `pass`; `step` is the step buffer's bind group
+    /// and the byte offset of this step's slot, required if the kernel
+    /// [uses the step uniform](Kernel::uses_step).
+    ///
+    /// # Panics
+    /// If the kernel uses the step uniform and `step` is `None`.
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>, step: Option<(&wgpu::BindGroup, u32)>) {
         pass.set_pipeline(&self.kernel.pipeline);
         pass.set_bind_group(0, &self.group, &[]);
@@ -252,14 +277,17 @@ impl Dispatch {
 /// An ordered list of dispatches, recorded into one compute pass.
 #[derive(Default)]
 pub struct Program {
+    /// The dispatches, in the order they run.
     pub dispatches: Vec<Dispatch>,
 }
 
 impl Program {
+    /// Appends one dispatch.
     pub fn push(&mut self, d: Dispatch) {
         self.dispatches.push(d);
     }
 
+    /// Appends every dispatch of `other`, in order.
     pub fn extend(&mut self, other: Program) {
         self.dispatches.extend(other.dispatches);
     }
@@ -275,6 +303,8 @@ impl Program {
             .collect()
     }
 
+    /// Records every dispatch into `pass` in order, each with the same `step`
+    /// (see [`Dispatch::record`]).
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>, step: Option<(&wgpu::BindGroup, u32)>) {
         for d in &self.dispatches {
             d.record(pass, step);

@@ -40,9 +40,11 @@ pub struct StepInfo {
     pub valid_rows: u32,
     /// Learning rate for this step.
     pub lr: f32,
-    /// Adam's bias corrections for this step: 1 - beta1^t and 1 - beta2^t.
+    /// Adam's first-moment bias correction for this step: 1 - beta1^t.
     pub bias_correction1: f32,
+    /// Adam's second-moment bias correction for this step: 1 - beta2^t.
     pub bias_correction2: f32,
+    /// Zero; pads the struct to 32 bytes.
     pub _pad: u32,
 }
 const _: () = assert!(std::mem::size_of::<StepInfo>() == 32);

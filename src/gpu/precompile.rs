@@ -44,6 +44,7 @@ pub struct Precompiled {
     pub helpers: usize,
     /// Pipelines whose precompile failed; they compile at first dispatch.
     pub failed: usize,
+    /// Wall time of the whole precompile, in seconds.
     pub seconds: f64,
 }
 
@@ -103,6 +104,8 @@ impl Gpu {
         }
     }
 
+    /// Sets the threads [`Gpu::precompile`] uses (at most 64); 0 leaves
+    /// compiling to the first dispatch.
     pub fn set_compile_threads(&self, threads: usize) {
         self.compile_threads
             .store(threads.min(MAX_THREADS), Ordering::Relaxed);

@@ -110,7 +110,12 @@ impl std::fmt::Display for HostReason {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Timing {
     /// GPU timestamps: the mode and nanoseconds per tick.
-    Timestamps { mode: TimestampMode, period_ns: f64 },
+    Timestamps {
+        /// Where the timestamps are written.
+        mode: TimestampMode,
+        /// Nanoseconds per timestamp tick (the queue's timestamp period).
+        period_ns: f64,
+    },
     /// Host wall time around a submission, and why.
     Host(HostReason),
 }

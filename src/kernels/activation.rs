@@ -6,9 +6,13 @@ use crate::gpu::{groups, groups_2d, Binding, Dispatch, Gpu, GpuError, KernelSpec
 /// loss and never runs on its own in training.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Activation {
+    /// y = x.
     Identity,
+    /// y = max(0, x).
     Relu,
+    /// y = x for x > 0, alpha·x otherwise, with alpha the value held.
     LeakyRelu(f32),
+    /// y = 1 / (1 + e^-x).
     Sigmoid,
 }
 

@@ -84,8 +84,11 @@ struct ReduceParams {
 /// A pass of a convolution layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pass {
+    /// y = conv(x, W) + b.
     Forward,
+    /// dx from dy and W.
     BackwardInput,
+    /// dW from dy and x.
     BackwardWeight,
 }
 

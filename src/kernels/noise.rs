@@ -15,13 +15,27 @@ pub enum Noise {
     /// The input unchanged.
     None,
     /// x + sigma·N(0, 1), clamped to [0, 1] when `clip`.
-    Gaussian { sigma: f32, clip: bool },
+    Gaussian {
+        /// Standard deviation, >= 0, in pixel units.
+        sigma: f32,
+        /// Clamps the result to [0, 1].
+        clip: bool,
+    },
     /// x + level·U(−1, 1), clamped to [0, 1].
-    Uniform { level: f32 },
+    Uniform {
+        /// Half-width of the uniform draw, >= 0, in pixel units.
+        level: f32,
+    },
     /// Each element kept with probability 1 − p, else set to 0 or 1 with equal odds.
-    SaltPepper { p: f32 },
+    SaltPepper {
+        /// Probability of replacing each element, in [0, 1].
+        p: f32,
+    },
     /// Each element zeroed with probability p (kept values are not rescaled).
-    Masking { p: f32 },
+    Masking {
+        /// Probability of zeroing each element, in [0, 1].
+        p: f32,
+    },
 }
 
 /// The accepted forms, quoted by every parse error.
@@ -33,7 +47,9 @@ pub const NOISE_SYNTAX: &str =
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("invalid noise {spec:?}: {reason}; accepted forms: {NOISE_SYNTAX}")]
 pub struct ParseNoiseError {
+    /// The text that failed to parse.
     pub spec: String,
+    /// What is wrong with it.
     pub reason: String,
 }
 

@@ -101,7 +101,9 @@ pub struct Entry {
     pub what: String,
     /// How its size arises (`256 × 512 f32`).
     pub detail: String,
+    /// Its size in bytes.
     pub bytes: u64,
+    /// Where it lives, and so which limits hold it.
     pub place: Place,
     /// What to change when it does not fit.
     pub fix: String,
@@ -110,6 +112,7 @@ pub struct Entry {
 /// The run's allocations, all of which fit.
 #[derive(Clone, Debug)]
 pub struct Budget {
+    /// Every allocation of the run, GPU and host.
     pub entries: Vec<Entry>,
     /// Sum over the GPU buffers.
     pub gpu_bytes: u64,

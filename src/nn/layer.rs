@@ -9,40 +9,80 @@ use crate::kernels::noise::Noise;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Layer {
     /// y = act(x·W + b), W: (in, units).
-    Dense { units: usize, act: Act, init: Init },
+    Dense {
+        /// Output features per sample.
+        units: usize,
+        /// Applied to x·W + b.
+        act: Act,
+        /// How W is initialised (b starts at zero).
+        init: Init,
+    },
     /// Normalises each feature (or channel) over the batch.
-    BatchNorm { momentum: f32, eps: f32 },
+    BatchNorm {
+        /// Weight of the old running statistics in each update, in [0, 1)
+        /// (Keras' default 0.99).
+        momentum: f32,
+        /// Added to the variance before its square root, > 0 (Keras'
+        /// default 1e-3).
+        eps: f32,
+    },
     /// Zeroes units with probability `rate` in training, scaling the rest by
     /// 1/(1-rate); the identity in inference.
-    Dropout { rate: f32 },
+    Dropout {
+        /// Probability of zeroing each unit, in [0, 1).
+        rate: f32,
+    },
     /// A standalone activation (e.g. LeakyReLU after BatchNorm).
     Activation(Act),
     /// 2-D convolution over NHWC images, stride 1: y = act(conv(x, W) + b),
     /// W: (k, k, in_channels, filters).
     Conv2d {
+        /// Output channels.
         filters: usize,
+        /// Side of the square window in pixels; odd.
         kernel: usize,
+        /// Zero-pads so the output keeps the input's height and width
+        /// (Keras' `padding="same"`); `false` is `"valid"`, which shrinks
+        /// each side by `kernel - 1`.
         same: bool,
+        /// Applied to conv(x, W) + b.
         act: Act,
     },
     /// Max-pooling with a square window; `same` pads at the end (Keras).
     MaxPool {
+        /// Side of the square window in pixels.
         pool: usize,
+        /// Step between windows in pixels; must equal `pool`.
         stride: usize,
+        /// Keras' `padding="same"`: output ceil(h / stride) ×
+        /// ceil(w / stride), the incomplete windows at the edges padded with
+        /// values that never win; `false` (`"valid"`) drops them.
         same: bool,
     },
     /// Nearest-neighbour upsampling by an integer factor.
-    UpSample { factor: usize },
+    UpSample {
+        /// Each pixel becomes a factor × factor block; >= 1.
+        factor: usize,
+    },
     /// (h, w, c) -> (h·w·c): a view, no copy.
     Flatten,
     /// (n) -> (h, w, c): a view, no copy.
-    Reshape { h: usize, w: usize, c: usize },
+    Reshape {
+        /// Output height in pixels.
+        h: usize,
+        /// Output width in pixels.
+        w: usize,
+        /// Output channels.
+        c: usize,
+    },
     /// Corrupts its input in training only (Keras' GaussianNoise and
     /// friends); the identity in inference.
     Noise(Noise),
 }
 
 impl Layer {
+    /// A trainable [`Layer::Dense`] of `units` outputs with Glorot-uniform
+    /// initialisation (change it with [`LayerSpec::init`]).
     pub fn dense(units: usize, act: Act) -> LayerSpec {
         LayerSpec::new(Layer::Dense {
             units,
@@ -51,6 +91,7 @@ impl Layer {
         })
     }
 
+    /// A [`Layer::BatchNorm`] with Keras' defaults: momentum 0.99, eps 1e-3.
     pub fn batchnorm() -> LayerSpec {
         LayerSpec::new(Layer::BatchNorm {
             momentum: 0.99,
@@ -58,14 +99,18 @@ impl Layer {
         })
     }
 
+    /// A [`Layer::Dropout`] zeroing each unit with probability `rate`.
     pub fn dropout(rate: f32) -> LayerSpec {
         LayerSpec::new(Layer::Dropout { rate })
     }
 
+    /// A standalone [`Layer::Activation`].
     pub fn act(a: Act) -> LayerSpec {
         LayerSpec::new(Layer::Activation(a))
     }
 
+    /// A [`Layer::Conv2d`] of `filters` output channels and a `kernel` × `kernel`
+    /// window, "same" or "valid" padded.
     pub fn conv(filters: usize, kernel: usize, same: bool, act: Act) -> LayerSpec {
         LayerSpec::new(Layer::Conv2d {
             filters,
@@ -75,6 +120,7 @@ impl Layer {
         })
     }
 
+    /// A [`Layer::MaxPool`] with a `pool` × `pool` window and stride `pool`.
     pub fn maxpool(pool: usize, same: bool) -> LayerSpec {
         LayerSpec::new(Layer::MaxPool {
             pool,
@@ -83,18 +129,22 @@ impl Layer {
         })
     }
 
+    /// A [`Layer::UpSample`] by `factor` along height and width.
     pub fn upsample(factor: usize) -> LayerSpec {
         LayerSpec::new(Layer::UpSample { factor })
     }
 
+    /// A [`Layer::Flatten`]: (h, w, c) images to (h·w·c) vectors.
     pub fn flatten() -> LayerSpec {
         LayerSpec::new(Layer::Flatten)
     }
 
+    /// A [`Layer::Noise`] applying `n` in training only.
     pub fn noise(n: Noise) -> LayerSpec {
         LayerSpec::new(Layer::Noise(n))
     }
 
+    /// A [`Layer::Reshape`] to (h, w, c); the input must hold h·w·c values.
     pub fn reshape(h: usize, w: usize, c: usize) -> LayerSpec {
         LayerSpec::new(Layer::Reshape { h, w, c })
     }
@@ -104,6 +154,8 @@ impl Layer {
         matches!(self, Layer::Flatten | Layer::Reshape { .. })
     }
 
+    /// True for layers with entries in the parameter buffer (Dense, Conv2d and
+    /// BatchNorm, whose running statistics count too).
     pub fn has_params(&self) -> bool {
         matches!(
             self,

@@ -36,16 +36,21 @@ pub const MAX_TENSOR_WORDS: u64 = u32::MAX as u64 / 4;
 /// Per-sample shape (h, w, c). Dense activations are (1, 1, features).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shape {
+    /// Height in pixels (1 for dense activations).
     pub h: usize,
+    /// Width in pixels (1 for dense activations).
     pub w: usize,
+    /// Channels, or features of a flat shape.
     pub c: usize,
 }
 
 impl Shape {
+    /// A vector of `n` features: (1, 1, n).
     pub fn flat(n: usize) -> Shape {
         Shape { h: 1, w: 1, c: n }
     }
 
+    /// An image of `h` × `w` pixels and `c` channels.
     pub fn image(h: usize, w: usize, c: usize) -> Shape {
         Shape { h, w, c }
     }
@@ -62,6 +67,7 @@ impl Shape {
         d(self.h)?.checked_mul(d(self.w)?)?.checked_mul(d(self.c)?)
     }
 
+    /// True for (1, 1, c): a vector rather than an image.
     pub fn is_flat(&self) -> bool {
         self.h == 1 && self.w == 1
     }
@@ -82,16 +88,23 @@ pub enum Init {
     /// Keras' default: U(-l, l), l = sqrt(6 / (fan_in + fan_out)).
     GlorotUniform,
     /// Keras' `RandomNormal`: N(0, std²) (Keras' default std is 0.05).
-    Normal { std: f32 },
+    Normal {
+        /// Standard deviation of the draws.
+        std: f32,
+    },
 }
 
 /// An activation as stored in a spec (serialisable mirror of
 /// [`Activation`]).
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Act {
+    /// The identity.
     Linear,
+    /// max(0, x).
     Relu,
+    /// x for x > 0, alpha·x otherwise, with alpha the value held.
     LeakyRelu(f32),
+    /// 1 / (1 + e^-x), in (0, 1): the output of a BCE autoencoder.
     Sigmoid,
     /// Only as the last layer of a classifier: fused into the loss.
     Softmax,
@@ -109,6 +122,7 @@ impl Act {
         }
     }
 
+    /// Keras' name of the activation (`leaky_relu`), for summaries.
     pub fn name(self) -> &'static str {
         match self {
             Act::Linear => "linear",
@@ -123,13 +137,17 @@ impl Act {
 /// A layer with its name and whether its parameters train.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LayerSpec {
+    /// What the layer computes.
     pub layer: Layer,
     /// Empty: named automatically, Keras-style (`dense_1`).
     pub name: String,
+    /// Its parameters get gradients and optimizer updates; `false` freezes
+    /// them (e.g. a pretrained encoder).
     pub trainable: bool,
 }
 
 impl LayerSpec {
+    /// `layer`, trainable and named automatically.
     pub fn new(layer: Layer) -> LayerSpec {
         LayerSpec {
             layer,
@@ -138,6 +156,8 @@ impl LayerSpec {
         }
     }
 
+    /// Sets how a Dense layer's kernel is initialised; other layers are
+    /// returned unchanged.
     pub fn init(mut self, init: Init) -> LayerSpec {
         if let Layer::Dense { init: i, .. } = &mut self.layer {
             *i = init;
@@ -145,6 +165,7 @@ impl LayerSpec {
         self
     }
 
+    /// Freezes the layer: its parameters keep their values while training.
     pub fn frozen(mut self) -> LayerSpec {
         self.trainable = false;
         self
@@ -163,10 +184,12 @@ pub enum Loss {
 }
 
 impl Loss {
+    /// True for a classification loss (the target is a label, not an image).
     pub fn is_classifier(self) -> bool {
         matches!(self, Loss::SoftmaxCrossEntropy)
     }
 
+    /// Short name for logs and reports (`mse`, `bce`, `cross-entropy`).
     pub fn name(self) -> &'static str {
         match self {
             Loss::Mse => "mse",
@@ -180,15 +203,25 @@ impl Loss {
 /// defaults of its study.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelSpec {
+    /// Name of the model (a preset's name), shown in summaries and logs and
+    /// stored in checkpoints.
     pub name: String,
+    /// Per-sample input shape.
     pub input: Shape,
+    /// The layers in order, input to output.
     pub layers: Vec<LayerSpec>,
+    /// What the model is trained to do.
     pub loss: Loss,
+    /// The optimizer and its hyper-parameters.
     pub optimizer: Optimizer,
     /// Keras l2(factor) on every Dense kernel (0 for none).
     pub l2: f32,
+    /// The corruption applied to the inputs of each training batch (a
+    /// denoising autoencoder's noise); [`Noise::None`] for none.
     pub noise: Noise,
+    /// Default number of passes over the training set.
     pub epochs: usize,
+    /// Default images per training step.
     pub batch_size: usize,
     /// Train on only the first N training images (the stacked study uses
     /// 50,000); `None` for all.

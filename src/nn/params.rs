@@ -16,17 +16,27 @@ use super::{Init, Layer, ModelSpec, Resolved, MAX_TENSOR_WORDS};
 /// Alignment of every parameter tensor, in 32-bit words (256 bytes).
 pub const ALIGN: usize = 64;
 
+/// What a parameter tensor is to its layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {
+    /// A Dense (in, units) or Conv2d (k, k, in_channels, filters) weight.
     Kernel,
+    /// A Dense or Conv2d bias, one per output unit or channel.
     Bias,
+    /// BatchNorm's scale, one per channel.
     Gamma,
+    /// BatchNorm's shift, one per channel.
     Beta,
+    /// BatchNorm's running mean, one per channel: state, used in inference.
     MovingMean,
+    /// BatchNorm's running variance, one per channel: state, used in
+    /// inference.
     MovingVariance,
 }
 
 impl Role {
+    /// Keras' weight name (`kernel`, `moving_mean`), the part after the `/`
+    /// in a [`ParamEntry::name`].
     pub fn keras_name(self) -> &'static str {
         match self {
             Role::Kernel => "kernel",
@@ -47,19 +57,28 @@ impl Role {
 /// One named tensor inside the flat buffer.
 #[derive(Clone, Debug)]
 pub struct ParamEntry {
+    /// Index of its layer in the spec.
     pub layer: usize,
     /// `dense_1/kernel`.
     pub name: String,
+    /// What it is to its layer.
     pub role: Role,
+    /// Its shape, row-major (a Dense kernel is (in, units)).
     pub shape: Vec<usize>,
+    /// Where it starts in the flat buffer, in 32-bit words; a multiple of
+    /// [`ALIGN`].
     pub offset: usize,
+    /// Its values: the product of `shape`.
     pub len: usize,
     /// Gets a gradient and an optimizer update.
     pub trainable: bool,
 }
 
+/// Where every parameter tensor of a model lives in the one flat f32
+/// buffer, in the order the module documentation gives.
 #[derive(Clone, Debug)]
 pub struct ParamLayout {
+    /// Every tensor, in buffer order.
     pub entries: Vec<ParamEntry>,
     /// Words covered by gradients and optimizer state.
     pub trainable_len: usize,
@@ -192,6 +211,7 @@ impl ParamLayout {
         })
     }
 
+    /// The tensor of `role` in layer `layer`, if that layer has one.
     pub fn find(&self, layer: usize, role: Role) -> Option<&ParamEntry> {
         self.entries
             .iter()

@@ -8,8 +8,11 @@ use super::{Act, Layer, Loss, ModelSpec, Shape, MAX_TENSOR_WORDS};
 /// A spec with every layer's name and shapes resolved.
 #[derive(Clone, Debug)]
 pub struct Resolved {
+    /// Every layer's name, given or automatic (`dense_1`).
     pub names: Vec<String>,
+    /// Every layer's per-sample input shape.
     pub inputs: Vec<Shape>,
+    /// Every layer's per-sample output shape.
     pub outputs: Vec<Shape>,
 }
 

@@ -29,14 +29,24 @@ const ELEMS_PER_GROUP: usize = 256;
 /// Optimizer configuration, with Keras' defaults from the constructors.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Optimizer {
+    /// Keras' SGD: v = momentum·v − lr·g; w += v (with momentum 0,
+    /// w −= lr·g).
     Sgd {
+        /// Learning rate.
         lr: f32,
+        /// Weight of the previous velocity, in [0, 1); 0 for plain SGD.
         momentum: f32,
     },
+    /// Keras' Adam, with bias-corrected moments.
     Adam {
+        /// Learning rate.
         lr: f32,
+        /// Decay of the first-moment (mean) estimate (Keras' default 0.9).
         beta1: f32,
+        /// Decay of the second-moment estimate (Keras' default 0.999).
         beta2: f32,
+        /// Added to the root of the second moment in the denominator
+        /// (Keras' default 1e-7).
         eps: f32,
     },
 }
@@ -57,6 +67,7 @@ impl Optimizer {
         }
     }
 
+    /// The learning rate.
     pub fn lr(&self) -> f32 {
         match *self {
             Optimizer::Sgd { lr, .. } | Optimizer::Adam { lr, .. } => lr,

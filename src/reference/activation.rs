@@ -2,6 +2,7 @@
 
 use crate::kernels::activation::Activation;
 
+/// `act` of one value, as the activation kernels compute it.
 pub fn apply(act: Activation, v: f32) -> f32 {
     match act {
         Activation::Identity => v,

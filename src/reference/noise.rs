@@ -42,6 +42,7 @@ pub fn uniform01(seed: u32, step: u32, stream: u32, index: u32) -> f32 {
     uniform01_keyed(key(seed, step, stream), index)
 }
 
+/// [`uniform01`] for a key made once by [`key`].
 pub fn uniform01_keyed(key: u32, index: u32) -> f32 {
     (hash_keyed(key, index) >> 8) as f32 * (1.0 / 16_777_216.0)
 }
@@ -54,6 +55,7 @@ pub fn normal(seed: u32, step: u32, stream: u32, index: u32) -> f32 {
     normal_keyed(key(seed, step, stream), index)
 }
 
+/// [`normal`] for a key made once by [`key`].
 pub fn normal_keyed(key: u32, index: u32) -> f32 {
     let u1 = 1.0 - uniform01_keyed(key, index.wrapping_mul(2));
     let u2 = uniform01_keyed(key, index.wrapping_mul(2).wrapping_add(1));

@@ -12,10 +12,12 @@ use super::{write_file, ReportError};
 /// (name, shape, row-major values).
 pub type NamedTensor = (String, Vec<usize>, Vec<f32>);
 
+/// A checkpoint as read from a safetensors file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Checkpoint {
     /// Sorted by name (safetensors keeps no insertion order).
     pub tensors: Vec<NamedTensor>,
+    /// The file's string metadata (preset, epoch, seed, ...).
     pub metadata: BTreeMap<String, String>,
 }
 

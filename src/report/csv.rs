@@ -5,13 +5,17 @@ use std::path::Path;
 
 use super::{write_file, ReportError};
 
+/// A table of strings: a header row and data rows.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Csv {
+    /// Column names.
     pub header: Vec<String>,
+    /// Data rows, each a list of cells in column order.
     pub rows: Vec<Vec<String>>,
 }
 
 impl Csv {
+    /// An empty table with these column names.
     pub fn new<S: ToString>(header: &[S]) -> Csv {
         Csv {
             header: header.iter().map(|h| h.to_string()).collect(),

@@ -36,37 +36,58 @@ pub use text::FONT_BYTES;
 pub enum ReportError {
     /// A failed write (or folder creation) of `path`.
     Io {
+        /// The file or folder written.
         path: PathBuf,
+        /// The OS error.
         source: std::io::Error,
     },
 
     /// A failed read of `path` that exists.
     Read {
+        /// The file read.
         path: PathBuf,
+        /// The OS error.
         source: std::io::Error,
     },
 
+    /// Encoding an image as PNG failed.
     Png {
+        /// The PNG file.
         path: PathBuf,
+        /// The encoder's message.
         detail: String,
     },
 
+    /// Drawing a plot failed.
     Plot {
+        /// The plot's file.
         path: PathBuf,
+        /// The plotting library's message.
         detail: String,
     },
 
+    /// The data handed to a writer cannot be written as asked (a tensor
+    /// whose values do not match its shape, a duplicate tensor name, a plot
+    /// with no finite points, a grid that cannot be laid out).
     Input {
+        /// The file that was to be written.
         path: PathBuf,
+        /// What is wrong with the data.
         detail: String,
     },
 
+    /// The checkpoint to load does not exist.
     CheckpointMissing {
+        /// The checkpoint's path.
         path: PathBuf,
     },
 
+    /// The checkpoint exists but is not a readable safetensors file of f32
+    /// tensors.
     CheckpointCorrupt {
+        /// The checkpoint's path.
         path: PathBuf,
+        /// What is wrong with it.
         detail: String,
     },
 }

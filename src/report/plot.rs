@@ -48,12 +48,16 @@ pub const PALETTE: [(u8, u8, u8); 10] = [
 /// per point (e.g. the std of repeated runs) drawn as a vertical error bar.
 #[derive(Debug, Clone, Default)]
 pub struct Series {
+    /// Legend label.
     pub name: String,
+    /// (x, y) points, joined in order; non-finite ones are skipped.
     pub points: Vec<(f64, f64)>,
+    /// Half-width of each point's error bar, one per point; `None` for none.
     pub y_err: Option<Vec<f64>>,
 }
 
 impl Series {
+    /// A series without error bars.
     pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>) -> Series {
         Series {
             name: name.into(),
@@ -62,6 +66,7 @@ impl Series {
         }
     }
 
+    /// Adds error bars: one half-width per point.
     pub fn with_errors(mut self, y_err: Vec<f64>) -> Series {
         self.y_err = Some(y_err);
         self

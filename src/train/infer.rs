@@ -8,9 +8,13 @@ use crate::nn::ModelSpec;
 
 use super::plan::{forward_program, Buffers, GpuModel, Mode};
 
+/// A model's forward pass in inference mode, for one batch size, on inputs
+/// already on the GPU.
 pub struct Inference<'g> {
     gpu: &'g Gpu,
+    /// The model, every layer frozen.
     pub model: GpuModel,
+    /// The activations of one batch.
     pub buffers: Buffers,
     forward: Program,
 }
@@ -54,6 +58,8 @@ impl<'g> Inference<'g> {
         &self.buffers.x_in
     }
 
+    /// The last layer's output, (batch, output features), after
+    /// [`Inference::run`].
     pub fn output(&self) -> &Tensor {
         self.buffers.output()
     }
@@ -63,6 +69,7 @@ impl<'g> Inference<'g> {
         &self.buffers.acts[i]
     }
 
+    /// Rows per batch.
     pub fn batch(&self) -> usize {
         self.buffers.batch
     }

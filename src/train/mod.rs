@@ -37,28 +37,51 @@ const EVAL_STEP_BASE: u32 = 0x4000_0000;
 /// One epoch's figures.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EpochMetrics {
+    /// The epoch these figures are for, as passed to [`Trainer::run_epoch`].
     pub epoch: usize,
+    /// Mean loss per training sample over the epoch.
     pub train_loss: f64,
+    /// Fraction of training samples classified correctly, in [0, 1];
+    /// `None` for an autoencoder.
     pub train_acc: Option<f64>,
+    /// Mean loss per test sample, in inference mode after the epoch's training.
     pub test_loss: f64,
+    /// Fraction of test samples classified correctly, in [0, 1]; `None` for
+    /// an autoencoder.
     pub test_acc: Option<f64>,
+    /// Wall time of the epoch in seconds, training and evaluation.
     pub seconds: f64,
+    /// Training samples per second of `seconds`.
     pub samples_per_sec: f64,
 }
 
+/// A model, its dataset and its pre-built step plan on one device: runs the
+/// epoch loop.
 pub struct Trainer<'g> {
     gpu: &'g Gpu,
+    /// The parameters, gradients and optimizer state.
     pub model: GpuModel,
+    /// The training and test sets, uploaded once.
     pub data: GpuDataset,
+    /// The recorded training step, evaluation step and parameter check.
     pub plan: StepPlan,
     step_buffer: wgpu::Buffer,
+    /// Binds the step buffer (one [`StepInfo`] per step of an epoch, training
+    /// steps then evaluation steps) as group 1.
     pub step_group: wgpu::BindGroup,
+    /// Samples per step.
     pub batch: usize,
+    /// Training steps per epoch: whole batches only (the last partial batch is
+    /// dropped), at least one.
     pub train_steps: usize,
+    /// Evaluation steps per epoch: the whole test set, the last batch partial.
     pub eval_steps: usize,
+    /// Seeds the shuffles, the noise and dropout (and, without a checkpoint,
+    /// the initial parameters).
     pub seed: u64,
     /// Optimizer steps taken so far (Adam's t before this step).
     pub global_step: u32,
+    /// Steps recorded into each command buffer (16).
     pub steps_per_submit: usize,
     /// What building it compiled ahead of the first step.
     pub precompiled: Precompiled,
@@ -405,6 +428,7 @@ impl<'g> Trainer<'g> {
         self.gpu.read_f32(&self.model.params)
     }
 
+    /// The device it runs on.
     pub fn gpu(&self) -> &Gpu {
         self.gpu
     }

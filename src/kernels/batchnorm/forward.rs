@@ -15,10 +15,12 @@ pub struct Epilogue {
     /// Dropout's rate and its random stream (as [`crate::kernels::dropout::forward`]
     /// takes them).
     pub dropout: Option<(f32, u32)>,
+    /// The activation applied last.
     pub act: Activation,
 }
 
 impl Epilogue {
+    /// No dropout and the identity: the normalised value as it is.
     pub const NONE: Epilogue = Epilogue {
         dropout: None,
         act: Activation::Identity,

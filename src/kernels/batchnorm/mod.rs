@@ -31,8 +31,9 @@ mod forward;
 pub use backward::{backward, backward_chunked};
 pub use forward::{forward_infer, forward_train, forward_train_chunked, Epilogue};
 
-/// Keras' defaults.
+/// Keras' default momentum: the weight of the old running statistics.
 pub const MOMENTUM: f32 = 0.99;
+/// Keras' default epsilon, added to the variance before its square root.
 pub const EPS: f32 = 1e-3;
 
 /// Workgroup size of every batchnorm shader.
@@ -108,7 +109,9 @@ fn streaming_spec(c: Chunking, scalar: Source, vec4: Source, n_bindings: usize) 
 /// and which variants of the passes run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Chunking {
+    /// Rows each chunk's partial sums cover.
     pub rows_per_chunk: usize,
+    /// Number of chunks: rows / rows_per_chunk, rounded up.
     pub chunks: usize,
     /// One workgroup per feature reducing in workgroup memory (GPUs with
     /// many chunks), instead of one invocation per feature looping over

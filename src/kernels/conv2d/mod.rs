@@ -38,13 +38,19 @@ pub enum Padding {
 /// The shape of one stride-1 convolution layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Conv2d {
+    /// Images per batch.
     pub batch: usize,
+    /// Input height in pixels.
     pub h: usize,
+    /// Input width in pixels.
     pub w: usize,
+    /// Input channels.
     pub cin: usize,
+    /// Output channels (filters).
     pub cout: usize,
     /// Kernel side (odd).
     pub k: usize,
+    /// How the border is treated.
     pub padding: Padding,
 }
 
@@ -56,9 +62,11 @@ impl Conv2d {
             Padding::Valid => 0,
         }
     }
+    /// Output height in pixels.
     pub fn out_h(&self) -> usize {
         self.h + 2 * self.pad() + 1 - self.k
     }
+    /// Output width in pixels.
     pub fn out_w(&self) -> usize {
         self.w + 2 * self.pad() + 1 - self.k
     }
@@ -66,13 +74,15 @@ impl Conv2d {
     pub fn rows(&self) -> usize {
         self.batch * self.out_h() * self.out_w()
     }
-    /// Elements of x, y and W.
+    /// Elements of x: (batch, h, w, cin), NHWC.
     pub fn x_len(&self) -> usize {
         self.batch * self.h * self.w * self.cin
     }
+    /// Elements of y: (batch, out_h, out_w, cout), NHWC.
     pub fn y_len(&self) -> usize {
         self.rows() * self.cout
     }
+    /// Elements of W: (k, k, cin, cout).
     pub fn w_len(&self) -> usize {
         self.k * self.k * self.cin * self.cout
     }

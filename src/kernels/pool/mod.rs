@@ -92,12 +92,19 @@ pub enum PoolPadding {
 /// A 2-D max-pooling over NHWC images, square window `pool`, step `stride`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pool2d {
+    /// Images per batch.
     pub batch: usize,
+    /// Input height in pixels.
     pub h: usize,
+    /// Input width in pixels.
     pub w: usize,
+    /// Channels (the same in and out).
     pub c: usize,
+    /// Side of the square window in pixels.
     pub pool: usize,
+    /// Step between windows in pixels.
     pub stride: usize,
+    /// How windows past the border are treated.
     pub padding: PoolPadding,
 }
 
@@ -120,10 +127,12 @@ impl Pool2d {
         }
     }
 
+    /// Output height in pixels.
     pub fn out_h(&self) -> usize {
         self.out_len(self.h)
     }
 
+    /// Output width in pixels.
     pub fn out_w(&self) -> usize {
         self.out_len(self.w)
     }
@@ -179,18 +188,25 @@ impl Pool2d {
 /// Nearest-neighbour upsampling of NHWC images by an integer `factor`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Upsample {
+    /// Images per batch.
     pub batch: usize,
+    /// Input height in pixels.
     pub h: usize,
+    /// Input width in pixels.
     pub w: usize,
+    /// Channels (the same in and out).
     pub c: usize,
+    /// Each pixel becomes a factor × factor block.
     pub factor: usize,
 }
 
 impl Upsample {
+    /// Output height in pixels: h · factor.
     pub fn out_h(&self) -> usize {
         self.h * self.factor
     }
 
+    /// Output width in pixels: w · factor.
     pub fn out_w(&self) -> usize {
         self.w * self.factor
     }

@@ -8,9 +8,15 @@ use super::GpuModel;
 
 /// Activations and scratch of one batch size.
 pub struct Buffers {
+    /// Rows per batch.
     pub batch: usize,
+    /// The clean input batch, (batch, input features) f32: the target of an
+    /// autoencoder.
     pub x_clean: Tensor,
+    /// The input the first layer sees, (batch, input features) f32: `x_clean`
+    /// corrupted by the spec's noise.
     pub x_in: Tensor,
+    /// The batch's class labels, one u32 per row.
     pub labels: Tensor,
     /// Output of each layer.
     pub acts: Vec<Tensor>,
@@ -22,7 +28,9 @@ pub struct Buffers {
     pub bn_saved: Vec<Option<(Tensor, Tensor)>>,
     /// Max-pooling's winning input index per output, per layer.
     pub argmax: Vec<Option<Tensor>>,
+    /// Each row's loss, (batch) f32.
     pub row_loss: Tensor,
+    /// Each row's correctness for a classifier, (batch) f32: 1 or 0.
     pub row_correct: Tensor,
     /// Softmax probabilities of a classifier's output.
     pub probs: Tensor,
@@ -33,6 +41,7 @@ pub struct Buffers {
 }
 
 impl Buffers {
+    /// Allocates every buffer of `model` for batches of `batch` rows.
     pub fn new(gpu: &Gpu, model: &GpuModel, batch: usize) -> Result<Buffers, GpuError> {
         let inp = model.spec.input.size();
         let r = &model.resolved;

@@ -33,10 +33,14 @@ use crate::nn::params::ParamLayout;
 use crate::nn::{Act, Layer, LayerSpec, ModelSpec, Resolved};
 use crate::optim::Optimizer;
 
-/// Metric slots of the accumulator buffer.
+/// Metric slots of the accumulator buffer: the sum of the training
+/// samples' losses over the epoch.
 pub const TRAIN_LOSS: usize = 0;
+/// The number of training samples classified correctly.
 pub const TRAIN_CORRECT: usize = 1;
+/// The sum of the test samples' losses.
 pub const TEST_LOSS: usize = 2;
+/// The number of test samples classified correctly.
 pub const TEST_CORRECT: usize = 3;
 /// Divergence flags (1.0 once set; cleared only with the sums): a
 /// non-finite model output or per-row loss in a training step, a non-finite
@@ -45,7 +49,10 @@ pub const TEST_CORRECT: usize = 3;
 /// checkpoint sees every one a per-step check would, for a 40th of the
 /// cost), a non-finite test output or loss.
 pub const TRAIN_NONFINITE: usize = 4;
+/// Set when a parameter or running statistic is non-finite (see
+/// [`TRAIN_NONFINITE`]).
 pub const PARAMS_NONFINITE: usize = 5;
+/// Set when a test output or loss is non-finite (see [`TRAIN_NONFINITE`]).
 pub const TEST_NONFINITE: usize = 6;
 /// Slots of the accumulator buffer (one spare keeps it 32 bytes).
 pub const METRIC_SLOTS: usize = 8;
@@ -58,16 +65,24 @@ const NOISE_LAYER_STREAM: u32 = 1 << 16;
 /// The model's state on the GPU: one flat buffer of parameters, the
 /// gradients and optimizer state of its trainable prefix.
 pub struct GpuModel {
+    /// The spec it was built from.
     pub spec: ModelSpec,
+    /// Every layer's name and shapes.
     pub resolved: Resolved,
+    /// Where each tensor lives in `params`.
     pub layout: ParamLayout,
+    /// Every parameter and running statistic, laid out per `layout`.
     pub params: Tensor,
+    /// Gradients of the trainable prefix `[0, layout.trainable_len)`.
     pub grads: Tensor,
     /// Adam's m and v, or SGD's velocity.
     pub opt_state: Vec<Tensor>,
 }
 
 impl GpuModel {
+    /// Uploads `init` (laid out per the spec's [`ParamLayout`]) for a spec that
+    /// [resolves](ModelSpec::resolve) against `classes`, with zero gradients and
+    /// optimizer state.
     pub fn new(
         gpu: &Gpu,
         spec: ModelSpec,
@@ -119,7 +134,13 @@ impl GpuModel {
 /// Which pass a program is for.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Mode {
+    /// Training: noise layers on; trainable Dropout and BatchNorm layers in
+    /// training mode (BatchNorm on the batch's statistics, updating the
+    /// running ones). Frozen ones run as in inference, as Keras does.
     Train,
+    /// Inference: noise layers and Dropout are the identity, BatchNorm uses
+    /// its running statistics. The input corruption of
+    /// [`ModelSpec::noise`] is the caller's, not a layer's.
     Eval,
 }
 

@@ -5,11 +5,21 @@ use super::*;
 
 /// Everything one run needs, for training and for evaluation.
 pub struct StepPlan {
+    /// The activations and gradients of one batch, shared by both programs.
     pub train_buffers: Buffers,
+    /// The epoch's shuffled training-sample order, one u32 per sample,
+    /// written by [`Trainer::prepare_epoch`](crate::train::Trainer::prepare_epoch).
     pub train_indices: Tensor,
+    /// The test samples in order, 0..count, u32.
     pub test_indices: Tensor,
+    /// The metric sums and divergence flags, [`METRIC_SLOTS`] f32 (see
+    /// [`TRAIN_LOSS`] and the slots after it).
     pub acc: Tensor,
+    /// One training step: gather and corrupt the batch, forward, loss,
+    /// backward and the optimizer update.
     pub train: Program,
+    /// One evaluation step: gather and corrupt a test batch, forward in
+    /// inference mode and the loss.
     pub eval: Program,
     /// Flags a non-finite parameter or running statistic in
     /// `acc[PARAMS_NONFINITE]`; run before the sums are read.
@@ -17,6 +27,8 @@ pub struct StepPlan {
 }
 
 impl StepPlan {
+    /// Allocates the batch buffers and index buffers and records the training
+    /// step, the evaluation step and the parameter check of `m` on `data`.
     pub fn build(
         gpu: &Gpu,
         m: &GpuModel,
