@@ -48,7 +48,7 @@ pub enum Layer {
         /// Applied to conv(x, W) + b.
         act: Act,
     },
-    /// Max-pooling with a square window; `same` pads at the end (Keras).
+    /// Max-pooling with a square window (Keras `MaxPooling2D`).
     MaxPool {
         /// Side of the square window in pixels.
         pool: usize,
