@@ -30,8 +30,12 @@ pub struct EvalOptions {
 /// What an evaluation gives.
 #[derive(Clone, Debug)]
 pub struct EvalResult {
+    /// The checkpoint's model, as evaluated (its noise and batch size).
     pub spec: ModelSpec,
+    /// Mean test loss per image (the model's loss: MSE or BCE per pixel,
+    /// averaged; cross-entropy per image).
     pub loss: f64,
+    /// Classifiers: the fraction of test images classified right.
     pub accuracy: Option<f64>,
     /// Test images scored.
     pub images: usize,

@@ -19,6 +19,8 @@ pub const STATE: &str = "state.safetensors";
 pub const MODEL: &str = "model.safetensors";
 /// One row per finished epoch.
 pub const METRICS: &str = "metrics.csv";
+/// Held while a process trains into the folder: the holder's process id,
+/// so that a lock left by a killed run is recognised and taken over.
 pub const LOCK: &str = ".dae.lock";
 /// Figures a run writes (removed with the run by `--overwrite`).
 const FIGURES: &[&str] = &["loss.png", "accuracy.png", "reconstructions.png"];
@@ -97,6 +99,7 @@ pub fn process_alive(pid: u32) -> bool {
 /// A locked run folder; the lock goes when this is dropped.
 #[derive(Debug)]
 pub struct RunFolder {
+    /// The run folder.
     pub dir: PathBuf,
     lock: PathBuf,
     /// This lock created the folder: a run that fails before writing
@@ -166,6 +169,7 @@ impl RunFolder {
         )
     }
 
+    /// `file` inside the run folder.
     pub fn path(&self, file: &str) -> PathBuf {
         self.dir.join(file)
     }

@@ -41,5 +41,6 @@ pub fn requested() -> bool {
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct Interrupted {
+    /// Where the run stopped and how to resume it.
     pub message: String,
 }
