@@ -142,13 +142,8 @@ pub fn tune(gpu: &Gpu, ops: &[Op], log: &mut dyn FnMut(&str)) -> Result<Vec<Choi
         let incumbent = Variant::best(gpu);
         // The incumbent first, so a challenger more than twice as slow in
         // its first timed run stops there instead of running every rep.
+        // The wide matmul tiles are candidates for matmul passes only.
         let mut order = Variant::candidates(gpu, op);
-        if let [only] = order[..] {
-            // Nothing to race (a convolution on an adapter without usable
-            // subgroups): cache the fixed rule's choice, as it runs untuned.
-            gpu.set_tuned(&key, only);
-            continue;
-        }
         order.sort_by_key(|v| *v != incumbent);
         let mut times: Vec<(Variant, Option<f64>)> = Vec::new();
         let mut why: Vec<&str> = Vec::new();

@@ -53,8 +53,13 @@ pub fn storage(v: Variant) -> usize {
     2 * SLAB * (tile_rows(v) + TILE_N) * 4
 }
 
-/// The kernel and grid of `v` for C (m, n); `aligned` selects the vec4 file.
-pub(super) fn spec(v: Variant, m: usize, n: usize, aligned: bool) -> (KernelSpec, [u32; 3]) {
+/// The kernel (before its `FORM` constant) and grid of `v` for C (m, n);
+/// `aligned` (every row of every operand on a 4-element boundary) selects
+/// the vec4 file.
+///
+/// # Panics
+/// For a variant that is not a wide one.
+pub fn spec(v: Variant, m: usize, n: usize, aligned: bool) -> (KernelSpec, [u32; 3]) {
     let rows = tile_rows(v);
     let (name, src) = match (rows, aligned) {
         (64, true) => ("matmul_wide_64x64", WIDE_64),
