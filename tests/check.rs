@@ -88,7 +88,10 @@ fn check_passes_and_covers_every_kernel_family() {
             assert!(preset, "no {form} {v} preset row");
         }
         assert!(
-            !report.rows.iter().any(|r| r.kernel.starts_with("conv2d") && r.variant == v),
+            !report
+                .rows
+                .iter()
+                .any(|r| r.kernel.starts_with("conv2d") && r.variant == v),
             "a conv2d row names {v}"
         );
     }

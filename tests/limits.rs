@@ -286,7 +286,8 @@ fn the_wide_matmul_tiles_fit_the_webgpu_default_workgroup_limits() {
                 assert_eq!(n.workgroup_storage, wide::storage(v) as u64, "{what}");
                 let [x, y, z] = n.workgroup_size;
                 assert_eq!(x * y * z, 2 * wide::tile_rows(v) as u32, "{what}");
-                n.check(spec.name, &d).unwrap_or_else(|e| panic!("{what}: {e}"));
+                n.check(spec.name, &d)
+                    .unwrap_or_else(|e| panic!("{what}: {e}"));
                 let on_small = n.check(spec.name, &small);
                 assert_eq!(on_small.is_ok(), v == Variant::Tiled64, "{what}");
                 if let Err(e) = on_small {
