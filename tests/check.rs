@@ -77,6 +77,24 @@ fn check_passes_and_covers_every_kernel_family() {
         })
     };
     assert!(has("matmul nn", "", "33x17x45"));
+    // The wide matmul tiles on a preset layer and a ragged shape, in every
+    // form; no convolution row names them (they are matmul-only).
+    for v in ["tiled-64x64", "tiled-128x64"] {
+        for form in ["matmul nn", "matmul nt", "matmul tn"] {
+            assert!(has(form, v, "65x129x67"), "no {form} {v} ragged row");
+            let preset = report.rows.iter().any(|r| {
+                r.kernel.starts_with(form) && r.variant == v && !r.shape.contains("offset")
+            });
+            assert!(preset, "no {form} {v} preset row");
+        }
+        assert!(
+            !report
+                .rows
+                .iter()
+                .any(|r| r.kernel.starts_with("conv2d") && r.variant == v),
+            "a conv2d row names {v}"
+        );
+    }
     assert!(has("conv2d forward", "", "3x7x9x5->6 k3 same"));
     assert!(has("dropout backward", "fused", "ragged"));
     assert!(has("batchnorm forward (train)", "+dropout", "mlp-dae"));

@@ -32,6 +32,15 @@ fn generated() -> Vec<(&'static str, Vec<String>, String)> {
             ));
         }
     }
+    for tile in ["64x64", "128x64"] {
+        for (mode, stem) in [("vec4", "matmul_wide"), ("ragged", "matmul_wide_ragged")] {
+            v.push((
+                "tools/gen_matmul_wide.py",
+                vec![mode.to_string(), tile.to_string()],
+                format!("shaders/{stem}_{tile}.wgsl"),
+            ));
+        }
+    }
     for kind in ["spread", "gather", "weight"] {
         v.push((
             "tools/gen_conv2d_direct.py",

@@ -265,3 +265,40 @@ fn the_cli_fails_before_training_with_the_layer_and_no_panic() {
     );
     assert!(!trained, "it trained an epoch");
 }
+
+#[test]
+fn the_wide_matmul_tiles_fit_the_webgpu_default_workgroup_limits() {
+    // Reflected from the shaders (no GPU needed): what each wide kernel
+    // declares is the storage its module documents, and within the WebGPU
+    // defaults; a device with 8 KiB of workgroup memory takes the 64x64
+    // tiles but refuses the 128x64 ones, naming the limit.
+    use dae::gpu::Needs;
+    use dae::kernels::matmul::{wide, Variant};
+    let d = wgpu::Limits::default();
+    let small = webgpu_with(|l| l.max_compute_workgroup_storage_size = 8 << 10);
+    for v in [Variant::Tiled64, Variant::Tiled128x64] {
+        for aligned in [true, false] {
+            for form in [0.0, 1.0, 2.0] {
+                let (spec, _) = wide::spec(v, 1, 1, aligned);
+                let spec = spec.constant("FORM", form);
+                let n = Needs::of(&spec).unwrap();
+                let what = format!("{} aligned={aligned} FORM={form}", v.name());
+                assert_eq!(n.workgroup_storage, wide::storage(v) as u64, "{what}");
+                let [x, y, z] = n.workgroup_size;
+                assert_eq!(x * y * z, 2 * wide::tile_rows(v) as u32, "{what}");
+                n.check(spec.name, &d)
+                    .unwrap_or_else(|e| panic!("{what}: {e}"));
+                let on_small = n.check(spec.name, &small);
+                assert_eq!(on_small.is_ok(), v == Variant::Tiled64, "{what}");
+                if let Err(e) = on_small {
+                    assert_has(
+                        &e.to_string(),
+                        &["12288", "max_compute_workgroup_storage_size"],
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(wide::storage(Variant::Tiled64), 8192);
+    assert_eq!(wide::storage(Variant::Tiled128x64), 12288);
+}

@@ -18,8 +18,10 @@ const EPILOGUES: [(bool, Activation); 4] = [
 ];
 
 fn variants(gpu: &Gpu) -> Vec<Variant> {
-    let all = [Variant::Subgroup, Variant::Tiled];
-    let v: Vec<Variant> = all.into_iter().filter(|v| v.supported(gpu)).collect();
+    let v: Vec<Variant> = Variant::ALL
+        .into_iter()
+        .filter(|v| v.supported(gpu))
+        .collect();
     if !v.contains(&Variant::Subgroup) {
         eprintln!("adapter has no 4-, 8- or 16-lane subgroups: only the tiled variant is tested");
     }
@@ -194,6 +196,37 @@ fn matmul_views_at_offsets_match_reference() {
                 act: Activation::Sigmoid,
             };
             check(gpu, variant, shape, true, 64 * (i + 3), 300 + i as u64);
+        }
+    }
+}
+
+#[test]
+fn matmul_wide_tiles_match_reference_on_shapes_off_every_tile() {
+    let Some(gpu) = gpu() else { return };
+    // The wide kernels' own edges: 1x1x1 and 65x33x7 (k below one slab of 8,
+    // nothing a multiple of 4) and 130x70x129 (past one 128-row tile, one
+    // 64-column tile and 16 slabs) take the scalar file; 132x36x68 (k = 4.5
+    // slabs), 4x4x4 (k below a slab) and 136x520x200 (many slabs, both
+    // buffers alternating) are aligned, so they take the vec4 file with
+    // ragged tile edges, from offsets of 4 (vec4 file) or 3 (scalar file).
+    let shapes = [
+        ((1, 1, 1), 0),
+        ((65, 33, 7), 3),
+        ((130, 70, 129), 0),
+        ((132, 36, 68), 4),
+        ((4, 4, 4), 0),
+        ((136, 520, 200), 4),
+        ((132, 36, 68), 3),
+    ];
+    let mut seed = 500;
+    for variant in [Variant::Tiled64, Variant::Tiled128x64] {
+        for form in FORMS {
+            for (i, &((m, k, n), pad)) in shapes.iter().enumerate() {
+                let (with_bias, act) = EPILOGUES[(i + form as usize) % EPILOGUES.len()];
+                let shape = Matmul { m, k, n, form, act };
+                seed += 1;
+                check(gpu, variant, shape, with_bias, pad, seed);
+            }
         }
     }
 }

@@ -91,6 +91,15 @@ fn tune_times_checked_variants_and_keeps_the_incumbent_unless_beaten() {
         assert_eq!(Variant::choose(&g, *op), c.chosen, "{}", c.key);
         let t = |v: Variant| c.times.iter().find(|(w, _)| *w == v).and_then(|x| x.1);
         let chosen = t(c.chosen).expect("the chosen variant was timed");
+        // Every candidate was tried: the wide tiles on matmul passes only.
+        let tried: Vec<Variant> = c.times.iter().map(|(v, _)| *v).collect();
+        let mut want = Variant::candidates(&g, op);
+        want.sort();
+        let mut tried_sorted = tried.clone();
+        tried_sorted.sort();
+        assert_eq!(tried_sorted, want, "{}", c.key);
+        let wide = tried.contains(&Variant::Tiled64) && tried.contains(&Variant::Tiled128x64);
+        assert_eq!(wide, matches!(op, Op::Matmul(_)), "{}: {tried:?}", c.key);
         assert!(chosen > 0.0 && chosen.is_finite(), "{}: {chosen}", c.key);
         if c.chosen != incumbent {
             if let Some(base) = t(incumbent) {
@@ -189,4 +198,30 @@ fn cli_tunes_once_then_reads_the_cache() {
         .unwrap();
     assert!(info.contains(first_key), "{info}");
     let _ = std::fs::remove_dir_all(&cache);
+}
+
+/// The wide matmul tiles are named in the cache like the others, and a
+/// tuning that names one for a convolution (a stale or edited cache) is
+/// ignored: the convolution launchers never receive a matmul-only variant.
+#[test]
+fn wide_tiles_are_cached_by_name_and_never_reach_a_convolution() {
+    let Some(_) = gpu() else { return };
+    for v in Variant::ALL {
+        assert_eq!(Variant::from_name(v.name()), Some(v));
+    }
+    assert_eq!(Variant::Tiled64.name(), "tiled-64x64");
+    assert_eq!(Variant::Tiled128x64.name(), "tiled-128x64");
+    let g = Gpu::new().unwrap();
+    let ops = small_ops();
+    for op in &ops {
+        g.set_tuned(&op.key(), Variant::Tiled128x64);
+        let got = Variant::choose(&g, *op);
+        match op {
+            Op::Matmul(_) => assert_eq!(got, Variant::Tiled128x64, "{}", op.key()),
+            _ => {
+                assert!(got.has_conv(), "{}: {got:?}", op.key());
+                assert_eq!(got, Variant::untuned(&g), "{}", op.key());
+            }
+        }
+    }
 }

@@ -7,7 +7,7 @@ use crate::kernels::matmul::{self, Form, Matmul, Variant};
 
 /// Times every supported matmul variant on [`MATMUL_SHAPES`].
 pub fn matmul_rows(gpu: &Gpu, reps: usize) -> Result<Vec<BenchRow>, GpuError> {
-    let variants: Vec<Variant> = [Variant::Subgroup, Variant::Tiled]
+    let variants: Vec<Variant> = Variant::ALL
         .into_iter()
         .filter(|v| v.supported(gpu))
         .collect();

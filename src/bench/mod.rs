@@ -48,19 +48,19 @@ pub struct BenchRow {
 pub fn print_table(rows: &[BenchRow]) {
     let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
     println!(
-        "{:<w$} | {:<8} | {:>9} | {:>8}",
+        "{:<w$} | {:<12} | {:>9} | {:>8}",
         "name", "variant", "ms", "GFLOP/s"
     );
     println!(
         "{}-|-{}-|-{}-|-{}",
         "-".repeat(w),
-        "-".repeat(8),
+        "-".repeat(12),
         "-".repeat(9),
         "-".repeat(8)
     );
     for r in rows {
         println!(
-            "{:<w$} | {:<8} | {:>9.3} | {:>8.2}",
+            "{:<w$} | {:<12} | {:>9.3} | {:>8.2}",
             r.name, r.variant, r.median_ms, r.gflops
         );
     }

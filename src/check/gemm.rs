@@ -25,11 +25,12 @@ const ACTS: [Activation; 4] = [
     Activation::Sigmoid,
 ];
 
-/// The variants this adapter can run.
-pub(crate) fn variants(gpu: &Gpu) -> Vec<Variant> {
-    [Variant::Subgroup, Variant::Tiled]
+/// The variants this adapter can run for a matmul (`conv`: false) or a
+/// convolution pass (the wide tiles are matmul-only).
+pub(crate) fn variants(gpu: &Gpu, conv: bool) -> Vec<Variant> {
+    Variant::ALL
         .into_iter()
-        .filter(|v| v.supported(gpu))
+        .filter(|v| v.supported(gpu) && (!conv || v.has_conv()))
         .collect()
 }
 
@@ -89,12 +90,19 @@ pub(super) fn matmul(c: &mut Checker, opts: &Options) {
         cases.push((mm(b, u, i, Form::NT), 0));
         cases.push((mm(i, b, u, Form::TN), 0));
     }
-    for (m, k, n) in [(33, 17, 45), (1, 5, 3), (65, 129, 67), (7, 784, 10)] {
+    // 130x70x129 runs past a 128-row tile of the wide variants.
+    for (m, k, n) in [
+        (33, 17, 45),
+        (1, 5, 3),
+        (65, 129, 67),
+        (7, 784, 10),
+        (130, 70, 129),
+    ] {
         for form in [Form::NN, Form::NT, Form::TN] {
             cases.push((mm(m, k, n, form), 3));
         }
     }
-    for v in variants(c.gpu) {
+    for v in variants(c.gpu, false) {
         for (i, &(shape, pad)) in cases.iter().enumerate() {
             let (bias, act) = [
                 (false, ACTS[0]),
@@ -195,7 +203,7 @@ pub(super) fn conv2d(c: &mut Checker, opts: &Options) {
         conv(1, 9, 9, 12, 20, 3, Padding::Valid),
         conv(2, 5, 6, 8, 4, 1, Padding::Same),
     ]);
-    for v in variants(c.gpu) {
+    for v in variants(c.gpu, true) {
         for (i, &s) in convs.iter().enumerate() {
             let seed = 2000 + 10 * i as u64;
             conv_case(c, v, s, ACTS[i % 4], seed);

@@ -25,6 +25,8 @@ impl Gpu {
                     i.subgroup_min_size
                 ),
                 Variant::Tiled => "workgroup-memory tiles (GPU)".to_string(),
+                // Only the tuner picks these, per pass (shown with the tuned choices).
+                v @ (Variant::Tiled64 | Variant::Tiled128x64) => v.name().to_string(),
             },
             match self.kernel_family() {
                 Family::Auto => "",

@@ -5,6 +5,11 @@
 //! register-blocked ones); otherwise (`auto`, the default) the adapter's
 //! tuned choice for that exact shape, where [`crate::tune`] has timed the
 //! variants; otherwise the fixed rule of [`Variant::best`].
+//!
+//! The wide-tile matmul variants ([`Variant::Tiled64`],
+//! [`Variant::Tiled128x64`]) are no family of their own: only the tuner
+//! picks them, for matmul passes only ([`Variant::candidates`]), and
+//! `DAE_KERNELS=tiled` means the original [`Variant::Tiled`].
 
 use crate::gpu::Gpu;
 use crate::kernels::conv2d::{Conv2d, Padding};
@@ -106,9 +111,11 @@ impl Variant {
         let key = op.key();
         gpu.note_asked(&key);
         match gpu.kernel_family() {
+            // A tuning that names a variant this pass has no kernel of (a
+            // hand-edited or stale cache) is ignored.
             Family::Auto => gpu
                 .tuned(&key)
-                .filter(|v| v.supported(gpu))
+                .filter(|v| v.supported(gpu) && v.runs(&op))
                 .unwrap_or_else(|| Variant::best(gpu)),
             _ => Variant::untuned(gpu),
         }
@@ -126,10 +133,21 @@ impl Variant {
 
     /// Parses [`Variant::name`].
     pub fn from_name(s: &str) -> Option<Variant> {
-        match s {
-            "subgroup" => Some(Variant::Subgroup),
-            "tiled" => Some(Variant::Tiled),
-            _ => None,
-        }
+        Variant::ALL.into_iter().find(|v| v.name() == s)
+    }
+
+    /// Whether pass `op` has a kernel of this variant (the convolutions
+    /// have no wide-tile one).
+    pub fn runs(self, op: &Op) -> bool {
+        matches!(op, Op::Matmul(_)) || self.has_conv()
+    }
+
+    /// The variants that `dae check` checks and the tuner times for pass
+    /// `op` on this adapter, the fixed rule's families first.
+    pub fn candidates(gpu: &Gpu, op: &Op) -> Vec<Variant> {
+        Variant::ALL
+            .into_iter()
+            .filter(|v| v.supported(gpu) && v.runs(op))
+            .collect()
     }
 }

@@ -39,7 +39,7 @@ pub fn enabled(gpu: &Gpu) -> bool {
     let off = std::env::var(ENV)
         .map(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "0" | "off" | "no"))
         .unwrap_or(false);
-    !off && gpu.kernel_family() == Family::Auto && gemm::variants(gpu).len() > 1
+    !off && gpu.kernel_family() == Family::Auto && gemm::variants(gpu, false).len() > 1
 }
 
 /// The matmul and convolution passes a training step of `spec` runs at its
@@ -144,7 +144,8 @@ pub fn tune(gpu: &Gpu, ops: &[Op], log: &mut dyn FnMut(&str)) -> Result<Vec<Choi
         let incumbent = Variant::best(gpu);
         // The incumbent first, so a challenger more than twice as slow in
         // its first timed run stops there instead of running every rep.
-        let mut order = gemm::variants(gpu);
+        // The wide matmul tiles are candidates for matmul passes only.
+        let mut order = Variant::candidates(gpu, op);
         order.sort_by_key(|v| *v != incumbent);
         let mut times: Vec<(Variant, Option<f64>)> = Vec::new();
         let mut why: Vec<&str> = Vec::new();

@@ -378,6 +378,7 @@ fn gemm(
             KernelSpec::new("conv2d_tiled", TILED_WGSL, BINDINGS).constant("PASS", pass as f64),
             [groups(n, TILE), groups(m, TILE), 1],
         ),
+        Variant::Tiled64 | Variant::Tiled128x64 => unreachable!("refused by check_variant"),
     };
     bind(gpu, &spec, "conv2d params", &params, bufs, workgroups)
 }
@@ -411,6 +412,11 @@ fn bind(
 }
 
 fn check_variant(gpu: &Gpu, variant: Variant) {
+    assert!(
+        variant.has_conv(),
+        "conv2d has no {} kernel (the wide tiles are matmul-only; see Variant::candidates)",
+        variant.name()
+    );
     assert!(
         variant.supported(gpu),
         "conv2d variant {variant:?} is not supported on this adapter ({}..{}-lane subgroups)",

@@ -68,6 +68,7 @@ pub fn backward_weight_variant(
             512,
         ),
         Variant::Tiled => (m.div_ceil(TILE) * n.div_ceil(TILE), 256, 1024),
+        Variant::Tiled64 | Variant::Tiled128x64 => unreachable!("refused by check_variant"),
     };
     let max_splits = k.div_ceil(min_chunk).max(1);
     let want = target.div_ceil(tiles_mn).clamp(1, max_splits);
@@ -117,6 +118,7 @@ pub fn backward_weight_variant(
             params.tiles = (tiles_mn * splits) as u32;
             (spec, groups_2d(groups(tiles_mn * splits, per_wg)))
         }
+        Variant::Tiled64 | Variant::Tiled128x64 => unreachable!("refused by check_variant"),
         Variant::Tiled => {
             let spec = KernelSpec::new("conv2d_tiled", TILED_WGSL, BINDINGS).constant("PASS", 2.0);
             (spec, [groups(n, TILE), groups(m, TILE), splits as u32])

@@ -5,10 +5,17 @@
 //! m = batch; backward input dx = dy·Wᵀ is [`Form::NT`]; the weight gradient
 //! dW = xᵀ·dy is [`Form::TN`] with k = batch; db = [`bias_grad`]`(dy)`.
 //!
-//! Two implementations sit behind [`matmul`] (see [`Variant`]): a
+//! Four implementations sit behind [`matmul`] (see [`Variant`]): a
 //! register-blocked kernel that shares A through `subgroupBroadcast`, for
 //! CPU drivers such as lavapipe where workgroup memory and barriers are
-//! slow, and the classic workgroup-memory tiled kernel for real GPUs.
+//! slow, the classic workgroup-memory tiled kernel for real GPUs, and two
+//! wider tilings of it with vec4 loads and double-buffered K slabs
+//! ([`wide`]) that the tuner tries on each adapter.
+
+mod bias_grad;
+pub mod wide;
+
+pub use bias_grad::bias_grad;
 
 use crate::gpu::{groups, groups_2d, Binding, Dispatch, Gpu, GpuError, KernelSpec, View};
 use crate::kernels::activation::Activation;
@@ -73,9 +80,25 @@ pub enum Variant {
     /// 64×64 tiles of C per workgroup of 16×16, K staged through workgroup
     /// memory in slabs of 16. The standard choice on real GPUs.
     Tiled,
+    /// 64×64 tiles of C per workgroup of 16×8; each invocation holds 8×4
+    /// outputs in vec4 registers, loads vec4s, and K runs through two
+    /// workgroup buffers of slabs of 8 (8 KiB). Matmul only; chosen only by
+    /// tuning. See [`wide`].
+    Tiled64,
+    /// As [`Variant::Tiled64`] with 128×64 tiles per workgroup of 16×16
+    /// (12 KiB of workgroup memory). Matmul only; chosen only by tuning.
+    Tiled128x64,
 }
 
 impl Variant {
+    /// Every variant, the fixed rule's two families first.
+    pub const ALL: [Variant; 4] = [
+        Variant::Subgroup,
+        Variant::Tiled,
+        Variant::Tiled64,
+        Variant::Tiled128x64,
+    ];
+
     /// What [`matmul`] uses on this adapter.
     pub fn best(gpu: &Gpu) -> Variant {
         if Variant::Subgroup.supported(gpu) && gpu.is_cpu() {
@@ -93,14 +116,23 @@ impl Variant {
                     && gpu.info.subgroup_min_size == gpu.info.subgroup_max_size
                     && SUBGROUP_LANES.contains(&gpu.info.subgroup_min_size)
             }
-            Variant::Tiled => true,
+            Variant::Tiled | Variant::Tiled64 | Variant::Tiled128x64 => true,
         }
     }
 
+    /// Whether the convolutions have a kernel of this variant (the wide
+    /// tiles are matmul-only).
+    pub fn has_conv(self) -> bool {
+        matches!(self, Variant::Subgroup | Variant::Tiled)
+    }
+
+    /// The name `dae check`, `dae info` and the tuning cache show.
     pub fn name(self) -> &'static str {
         match self {
             Variant::Subgroup => "subgroup",
             Variant::Tiled => "tiled",
+            Variant::Tiled64 => "tiled-64x64",
+            Variant::Tiled128x64 => "tiled-128x64",
         }
     }
 }
@@ -109,34 +141,38 @@ impl Variant {
 pub const SHADERS: &[(&str, &str)] = &[
     (
         "matmul_subgroup_x4.wgsl",
-        include_str!("../../shaders/matmul_subgroup_x4.wgsl"),
+        include_str!("../../../shaders/matmul_subgroup_x4.wgsl"),
     ),
     (
         "matmul_subgroup_x8.wgsl",
-        include_str!("../../shaders/matmul_subgroup_x8.wgsl"),
+        include_str!("../../../shaders/matmul_subgroup_x8.wgsl"),
     ),
     (
         "matmul_subgroup_x16.wgsl",
-        include_str!("../../shaders/matmul_subgroup_x16.wgsl"),
+        include_str!("../../../shaders/matmul_subgroup_x16.wgsl"),
     ),
     (
         "matmul_subgroup_ragged_x4.wgsl",
-        include_str!("../../shaders/matmul_subgroup_ragged_x4.wgsl"),
+        include_str!("../../../shaders/matmul_subgroup_ragged_x4.wgsl"),
     ),
     (
         "matmul_subgroup_ragged_x8.wgsl",
-        include_str!("../../shaders/matmul_subgroup_ragged_x8.wgsl"),
+        include_str!("../../../shaders/matmul_subgroup_ragged_x8.wgsl"),
     ),
     (
         "matmul_subgroup_ragged_x16.wgsl",
-        include_str!("../../shaders/matmul_subgroup_ragged_x16.wgsl"),
+        include_str!("../../../shaders/matmul_subgroup_ragged_x16.wgsl"),
     ),
     ("matmul_tiled.wgsl", TILED_WGSL),
     ("bias_grad.wgsl", BIAS_GRAD_WGSL),
+    wide::SHADERS[0],
+    wide::SHADERS[1],
+    wide::SHADERS[2],
+    wide::SHADERS[3],
 ];
 
-const TILED_WGSL: &str = include_str!("../../shaders/matmul_tiled.wgsl");
-const BIAS_GRAD_WGSL: &str = include_str!("../../shaders/bias_grad.wgsl");
+const TILED_WGSL: &str = include_str!("../../../shaders/matmul_tiled.wgsl");
+const BIAS_GRAD_WGSL: &str = include_str!("../../../shaders/bias_grad.wgsl");
 
 /// Subgroup sizes the subgroup kernels are generated for (by
 /// `tools/gen_matmul.py` and `tools/gen_conv2d.py`).
@@ -241,6 +277,7 @@ pub fn matmul_variant(
         tiles_n: 0,
         tiles: 0,
     };
+    let aligned = vec4_aligned(shape, &a, &b, &c, bias.as_ref());
     let (spec, workgroups) = match variant {
         Variant::Subgroup => {
             let lanes = gpu.info.subgroup_min_size;
@@ -248,16 +285,7 @@ pub fn matmul_variant(
             let tiles = m.div_ceil(SG_ROWS) * tiles_n;
             params.tiles_n = tiles_n as u32;
             params.tiles = tiles as u32;
-            // The vec4 kernel reads whole vec4s: every row of every operand
-            // must start on a 4-element boundary.
-            let aligned_rows = match form {
-                Form::NN | Form::NT => k % 4 == 0 && n % 4 == 0,
-                Form::TN => k % 4 == 0 && m % 4 == 0 && n % 4 == 0,
-            };
-            let aligned_offsets = [a.offset, b.offset, c.offset, bias.map_or(0, |v| v.offset)]
-                .iter()
-                .all(|o| o % 4 == 0);
-            let stem = if aligned_rows && aligned_offsets {
+            let stem = if aligned {
                 "matmul_subgroup"
             } else {
                 "matmul_subgroup_ragged"
@@ -271,6 +299,7 @@ pub fn matmul_variant(
             let spec = KernelSpec::new("matmul_tiled", TILED_WGSL, BINDINGS);
             (spec, [groups(n, TILE), groups(m, TILE), 1])
         }
+        Variant::Tiled64 | Variant::Tiled128x64 => wide::spec(variant, m, n, aligned),
     };
     let kernel = gpu.kernel(&spec.constant("FORM", form.code() as f64))?;
     let params_buf = gpu.uniform("matmul params", &params);
@@ -294,6 +323,18 @@ pub fn matmul_variant(
     })
 }
 
+/// Whether the vec4 kernels can take this product: they read whole vec4s,
+/// so every row of every operand must start on a 4-element boundary.
+fn vec4_aligned(shape: Matmul, a: &View, b: &View, c: &View, bias: Option<&View>) -> bool {
+    let Matmul { m, k, n, form, .. } = shape;
+    let rows = match form {
+        Form::NN | Form::NT => k % 4 == 0 && n % 4 == 0,
+        Form::TN => k % 4 == 0 && m % 4 == 0 && n % 4 == 0,
+    };
+    let offsets = [a.offset, b.offset, c.offset, bias.map_or(0, |v| v.offset)];
+    rows && offsets.iter().all(|o| o % 4 == 0)
+}
+
 const BINDINGS: &[Binding] = &[
     Binding::ReadOnly,
     Binding::ReadOnly,
@@ -313,64 +354,4 @@ fn check_view(what: &str, v: &View, len: usize) {
         v.tensor.len <= u32::MAX as usize,
         "matmul: {what} is too large for 32-bit indexing"
     );
-}
-
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct BiasGradParams {
-    rows: u32,
-    cols: u32,
-    dy_off: u32,
-    db_off: u32,
-}
-const _: () = assert!(std::mem::size_of::<BiasGradParams>() == 16);
-
-/// db\[j\] = Σ_i dy\[i, j\] over the rows of dy, overwritten.
-///
-/// # Shapes
-/// dy (rows, cols), db (cols).
-pub fn bias_grad(
-    gpu: &Gpu,
-    db: View,
-    dy: View,
-    rows: usize,
-    cols: usize,
-) -> Result<Dispatch, GpuError> {
-    assert!(
-        dy.offset + rows * cols <= dy.tensor.len,
-        "bias_grad: dy too small for ({rows},{cols})"
-    );
-    assert!(
-        db.offset + cols <= db.tensor.len,
-        "bias_grad: db too small for {cols}"
-    );
-    let spec = KernelSpec::new(
-        "bias_grad",
-        BIAS_GRAD_WGSL,
-        &[Binding::ReadOnly, Binding::ReadWrite, Binding::Uniform],
-    );
-    let kernel = gpu.kernel(&spec)?;
-    let params = gpu.uniform(
-        "bias_grad params",
-        &BiasGradParams {
-            rows: rows as u32,
-            cols: cols as u32,
-            dy_off: dy.offset as u32,
-            db_off: db.offset as u32,
-        },
-    );
-    let group = kernel.bind(
-        gpu,
-        &[
-            dy.tensor.binding(),
-            db.tensor.binding(),
-            params.as_entire_binding(),
-        ],
-    );
-    Ok(Dispatch {
-        kernel,
-        group,
-        workgroups: [groups(cols, 64), 1, 1],
-        params: Some(params),
-    })
 }
