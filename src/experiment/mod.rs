@@ -85,7 +85,7 @@ impl ExperimentOptions {
     pub fn train(&self, preset: &str, sub: &str, full_epochs: usize) -> TrainOptions {
         TrainOptions {
             preset: preset.into(),
-            dataset: self.dataset,
+            dataset: self.dataset.into(),
             epochs: Some(self.epochs(full_epochs)),
             batch_size: None,
             lr: None,

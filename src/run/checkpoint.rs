@@ -28,7 +28,12 @@ pub(crate) fn metadata(
     if let Ok(json) = serde_json::to_string(spec) {
         m.insert("spec".into(), json);
     }
-    m.insert("dataset".into(), o.dataset.to_string());
+    let source = o
+        .dataset
+        .clone()
+        .absolute()
+        .unwrap_or_else(|_| o.dataset.clone());
+    m.insert("dataset".into(), source.to_json());
     m.insert("noise".into(), spec.noise.to_string());
     m.insert("l2".into(), spec.l2.to_string());
     m.insert("batch_size".into(), spec.batch_size.to_string());
