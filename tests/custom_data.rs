@@ -93,8 +93,14 @@ fn write_npy(dir: &Path, c: usize, float: bool) -> NpyFiles {
         } else {
             npy("|u1", &shape, &images)
         };
-        let labels: Vec<u8> = labels.iter().flat_map(|&l| (l as i64).to_le_bytes()).collect();
-        let (x, y) = (dir.join(format!("x_{split}.npy")), dir.join(format!("y_{split}.npy")));
+        let labels: Vec<u8> = labels
+            .iter()
+            .flat_map(|&l| (l as i64).to_le_bytes())
+            .collect();
+        let (x, y) = (
+            dir.join(format!("x_{split}.npy")),
+            dir.join(format!("y_{split}.npy")),
+        );
         std::fs::write(&x, bytes).unwrap();
         std::fs::write(&y, npy("<i8", &[n], &labels)).unwrap();
         files.push((x, y));
@@ -136,14 +142,22 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 fn write_idx(dir: &Path) {
     let (xi, yi) = patterns(300, 20, 1, 3, 3);
     let (xt, yt) = patterns(90, 20, 1, 3, 4);
-    std::fs::write(dir.join("train-images-idx3-ubyte"), idx_images(300, 20, &xi)).unwrap();
+    std::fs::write(
+        dir.join("train-images-idx3-ubyte"),
+        idx_images(300, 20, &xi),
+    )
+    .unwrap();
     std::fs::write(dir.join("train-labels-idx1-ubyte"), idx_labels(&yi)).unwrap();
     std::fs::write(
         dir.join("t10k-images-idx3-ubyte.gz"),
         gzip(&idx_images(90, 20, &xt)),
     )
     .unwrap();
-    std::fs::write(dir.join("t10k-labels-idx1-ubyte.gz"), gzip(&idx_labels(&yt))).unwrap();
+    std::fs::write(
+        dir.join("t10k-labels-idx1-ubyte.gz"),
+        gzip(&idx_labels(&yt)),
+    )
+    .unwrap();
 }
 
 fn spec(name: &str, input: Shape, layers: Vec<dae::nn::LayerSpec>, loss: Loss) -> ModelSpec {
@@ -203,7 +217,11 @@ fn float32_values_of_exactly_k_over_255_are_kept_as_bytes() {
     let files = write_npy(&dir, 1, false);
     let (images, _) = patterns(400, 16, 1, 4, 1);
     let v: Vec<f32> = images.iter().map(|&b| b as f32 * (1.0 / 255.0)).collect();
-    std::fs::write(&files.train_images, npy("<f4", &[400, 16, 16], &f32_bytes(&v))).unwrap();
+    std::fs::write(
+        &files.train_images,
+        npy("<f4", &[400, 16, 16], &f32_bytes(&v)),
+    )
+    .unwrap();
     let ds = Dataset::load_source(Path::new(""), &DataSource::Npy(files)).unwrap();
     assert!(ds.float_images.is_none());
     assert_eq!(ds.train_images, images);
@@ -231,12 +249,24 @@ fn every_bad_npy_file_is_named_with_what_was_found_and_expected() {
         let b = std::fs::read(&f.train_images).unwrap();
         std::fs::write(&f.train_images, &b[..b.len() - 100]).unwrap();
     });
-    contains_all(&msg, &["x_train.npy", "truncated", "(400, 16, 16)", "102,400", "102,300"]);
+    contains_all(
+        &msg,
+        &[
+            "x_train.npy",
+            "truncated",
+            "(400, 16, 16)",
+            "102,400",
+            "102,300",
+        ],
+    );
 
     let msg = npy_error("count", |f| {
         std::fs::write(&f.test_labels, npy("|u1", &[99], &[0; 99])).unwrap();
     });
-    contains_all(&msg, &["x_test.npy", "100 images", "y_test.npy", "99 labels"]);
+    contains_all(
+        &msg,
+        &["x_test.npy", "100 images", "y_test.npy", "99 labels"],
+    );
 
     let msg = npy_error("range", |f| {
         let mut v = vec![0.5f32; 400 * 256];
@@ -253,18 +283,32 @@ fn every_bad_npy_file_is_named_with_what_was_found_and_expected() {
     contains_all(&msg, &["x_test.npy", "NaN", "image 0"]);
 
     let msg = npy_error("ndim", |f| {
-        std::fs::write(&f.train_images, npy("|u1", &[400, 256], &vec![0; 400 * 256])).unwrap();
+        std::fs::write(
+            &f.train_images,
+            npy("|u1", &[400, 256], &vec![0; 400 * 256]),
+        )
+        .unwrap();
     });
-    contains_all(&msg, &["x_train.npy", "(400, 256)", "2 dimensions", "(N, H, W)"]);
+    contains_all(
+        &msg,
+        &["x_train.npy", "(400, 256)", "2 dimensions", "(N, H, W)"],
+    );
 
     let msg = npy_error("dtype", |f| {
-        std::fs::write(&f.train_images, npy("<f8", &[400, 16, 16], &vec![0; 400 * 256 * 8]))
-            .unwrap();
+        std::fs::write(
+            &f.train_images,
+            npy("<f8", &[400, 16, 16], &vec![0; 400 * 256 * 8]),
+        )
+        .unwrap();
     });
     contains_all(&msg, &["x_train.npy", "float64", "uint8", "float32"]);
 
     let msg = npy_error("hw", |f| {
-        std::fs::write(&f.test_images, npy("|u1", &[100, 16, 15], &vec![0; 100 * 240])).unwrap();
+        std::fs::write(
+            &f.test_images,
+            npy("|u1", &[100, 16, 15], &vec![0; 100 * 240]),
+        )
+        .unwrap();
     });
     contains_all(&msg, &["x_train.npy", "16x16x1", "x_test.npy", "16x15x1"]);
 
@@ -288,12 +332,19 @@ fn every_bad_npy_file_is_named_with_what_was_found_and_expected() {
         let b: Vec<u8> = l.iter().flat_map(|x| x.to_le_bytes()).collect();
         std::fs::write(&f.train_labels, npy("<u2", &[400], &b)).unwrap();
     });
-    contains_all(&msg, &["y_train.npy", "label 1000 at index 3", "256 classes"]);
+    contains_all(
+        &msg,
+        &["y_train.npy", "label 1000 at index 3", "256 classes"],
+    );
 
-    let msg = npy_error("notnpy", |f| std::fs::write(&f.test_labels, b"1,2,3\n").unwrap());
+    let msg = npy_error("notnpy", |f| {
+        std::fs::write(&f.test_labels, b"1,2,3\n").unwrap()
+    });
     contains_all(&msg, &["y_test.npy", "not a NumPy .npy file"]);
 
-    let msg = npy_error("missing", |f| std::fs::remove_file(&f.train_labels).unwrap());
+    let msg = npy_error("missing", |f| {
+        std::fs::remove_file(&f.train_labels).unwrap()
+    });
     contains_all(&msg, &["y_train.npy", "not found", "Your own data"]);
 }
 
@@ -310,7 +361,11 @@ fn idx_folder_errors_name_the_file() {
     // Test images of another size than the training images.
     write_idx(&dir);
     let (x, _) = patterns(90, 18, 1, 3, 4);
-    std::fs::write(dir.join("t10k-images-idx3-ubyte.gz"), gzip(&idx_images(90, 18, &x))).unwrap();
+    std::fs::write(
+        dir.join("t10k-images-idx3-ubyte.gz"),
+        gzip(&idx_images(90, 18, &x)),
+    )
+    .unwrap();
     let err = Dataset::load_source(Path::new(""), &source).unwrap_err();
     assert!(matches!(err, DataError::Inconsistent { .. }), "{err}");
     contains_all(&err.to_string(), &["20x20x1", "18x18x1"]);
@@ -319,7 +374,10 @@ fn idx_folder_errors_name_the_file() {
 #[test]
 fn data_sources_serialise_and_old_names_still_parse() {
     let old: DataSource = serde_json::from_str("\"fashion-mnist\"").unwrap();
-    assert_eq!(old, DataSource::Builtin(dae::data::DatasetName::FashionMnist));
+    assert_eq!(
+        old,
+        DataSource::Builtin(dae::data::DatasetName::FashionMnist)
+    );
     let idx = DataSource::IdxDir {
         idx_dir: "/x/y".into(),
     };
@@ -341,7 +399,12 @@ fn a_classifier_learns_16x16_uint8_npy_data_and_evaluates() {
         Layer::dense(32, Act::Relu),
         Layer::dense(4, Act::Softmax),
     ];
-    let s = spec("npy16-mlp", Shape::image(16, 16, 1), layers, Loss::SoftmaxCrossEntropy);
+    let s = spec(
+        "npy16-mlp",
+        Shape::image(16, 16, 1),
+        layers,
+        Loss::SoftmaxCrossEntropy,
+    );
     let o = options(&s.name, source, &dir.join("run"));
     let r = run::train_spec(gpu, &o, s, data, None).unwrap();
     let (first, last) = (&r.history[0], r.history.last().unwrap());
@@ -350,7 +413,12 @@ fn a_classifier_learns_16x16_uint8_npy_data_and_evaluates() {
     assert!(last.test_acc.unwrap() > 0.6, "{:?}", r.history);
     assert!(dir.join("run/accuracy.png").exists());
     // The checkpoint records the data: eval needs no data flags.
-    let e = run::eval(gpu, &dir.join("run/model.safetensors"), &EvalOptions::default()).unwrap();
+    let e = run::eval(
+        gpu,
+        &dir.join("run/model.safetensors"),
+        &EvalOptions::default(),
+    )
+    .unwrap();
     assert_eq!(e.images, 100);
     assert!((e.accuracy.unwrap() - last.test_acc.unwrap()).abs() < 1e-6);
 }
@@ -370,7 +438,11 @@ fn a_conv_autoencoder_learns_float32_rgb_npy_data() {
     s.noise = Noise::Masking { p: 0.2 };
     let o = options(&s.name, source, &dir.join("run"));
     let r = run::train_spec(gpu, &o, s, data, None).unwrap();
-    assert!(r.history.last().unwrap().train_loss < r.history[0].train_loss, "{:?}", r.history);
+    assert!(
+        r.history.last().unwrap().train_loss < r.history[0].train_loss,
+        "{:?}",
+        r.history
+    );
     assert!(dir.join("run/reconstructions.png").exists());
 }
 
@@ -383,10 +455,7 @@ fn a_20x20_idx_folder_trains_resumes_and_evaluates() {
     write_idx(&idx);
     let source = DataSource::IdxDir { idx_dir: idx };
     let data = Dataset::load_source(Path::new(""), &source).unwrap();
-    let layers = vec![
-        Layer::dense(64, Act::Relu),
-        Layer::dense(400, Act::Sigmoid),
-    ];
+    let layers = vec![Layer::dense(64, Act::Relu), Layer::dense(400, Act::Sigmoid)];
     let mut s = spec("idx20-dae", Shape::flat(400), layers, Loss::Bce);
     s.epochs = 1;
     let out = dir.join("run");
@@ -398,7 +467,11 @@ fn a_20x20_idx_folder_trains_resumes_and_evaluates() {
     let data = Dataset::load_source(&o.data_root, &o.dataset).unwrap();
     let r = run::train_spec(gpu, &o, s, data, None).unwrap();
     assert_eq!(r.history.len(), 3);
-    assert!(r.history[2].test_loss < r.history[0].test_loss, "{:?}", r.history);
+    assert!(
+        r.history[2].test_loss < r.history[0].test_loss,
+        "{:?}",
+        r.history
+    );
     let e = run::eval(gpu, &out.join("model.safetensors"), &EvalOptions::default()).unwrap();
     assert!((e.loss - r.history[2].test_loss).abs() < 1e-5 * e.loss.max(1.0));
 }
@@ -488,13 +561,32 @@ fn cli_asks_for_all_four_npy_files_and_one_kind_of_data() {
     assert!(!ok);
     assert!(err.contains("--train-labels"), "{err}");
     let (ok, _, err) = dae(&[
-        "train", "--preset", "sp-mlp", "--data-dir", "x", "--dataset", "mnist",
+        "train",
+        "--preset",
+        "sp-mlp",
+        "--data-dir",
+        "x",
+        "--dataset",
+        "mnist",
     ]);
     assert!(!ok);
     assert!(err.contains("cannot be used with"), "{err}");
-    let (ok, _, err) = dae(&["train", "--preset", "sp-mlp", "--data-dir", "/nonexistent-dae"]);
+    let (ok, _, err) = dae(&[
+        "train",
+        "--preset",
+        "sp-mlp",
+        "--data-dir",
+        "/nonexistent-dae",
+    ]);
     assert!(!ok);
-    contains_all(&err, &["/nonexistent-dae", "does not exist", "train-images-idx3-ubyte"]);
+    contains_all(
+        &err,
+        &[
+            "/nonexistent-dae",
+            "does not exist",
+            "train-images-idx3-ubyte",
+        ],
+    );
 }
 
 /// TODO(model-file): once `dae train --model FILE` lands, write a model file
@@ -508,9 +600,11 @@ fn cli_trains_a_model_file_on_16x16_npy_data() {
     let f = write_npy(&dir, 1, false);
     let out = dir.join("run").display().to_string();
     let model = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/model16.toml");
-    let mut args: Vec<String> = ["train", "--model", model, "--quiet", "--epochs", "3", "--out"]
-        .map(String::from)
-        .to_vec();
+    let mut args: Vec<String> = [
+        "train", "--model", model, "--quiet", "--epochs", "3", "--out",
+    ]
+    .map(String::from)
+    .to_vec();
     args.push(out.clone());
     args.extend(npy_args(&f));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
