@@ -386,6 +386,25 @@ fn data_sources_serialise_and_old_names_still_parse() {
     assert_eq!(idx.short_name(), "y");
 }
 
+#[test]
+fn a_preset_classifier_on_data_with_other_classes_is_refused_with_the_fix() {
+    let dir = temp_dir("classes");
+    let (images, labels) = patterns(40, 28, 1, 4, 5);
+    let write = |name: &str, bytes: Vec<u8>| std::fs::write(dir.join(name), bytes).unwrap();
+    write("train-images-idx3-ubyte", idx_images(40, 28, &images));
+    write("train-labels-idx1-ubyte", idx_labels(&labels));
+    write("t10k-images-idx3-ubyte", idx_images(40, 28, &images));
+    write("t10k-labels-idx1-ubyte", idx_labels(&labels));
+    let source = DataSource::IdxDir { idx_dir: dir };
+    let data = Dataset::load_source(Path::new(""), &source).unwrap();
+    let spec = dae::nn::presets::preset("sp-mlp").unwrap();
+    let err = dae::train::fit::check_fit(&spec, &data).unwrap_err();
+    contains_all(&err, &["10 outputs", "4 classes", "Dense layer of 4 units"]);
+    // An autoencoder preset takes any 28x28 data.
+    let ae = dae::nn::presets::preset("sp-dae").unwrap();
+    dae::train::fit::check_fit(&ae, &data).unwrap();
+}
+
 // ---- training on the GPU, through the library ----
 
 #[test]

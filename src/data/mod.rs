@@ -113,9 +113,13 @@ impl FromStr for DatasetName {
 pub struct Dataset {
     /// Where it was loaded from.
     pub source: DataSource,
+    /// Training images as bytes, (train count, rows, cols, channels).
     pub train_images: Vec<u8>,
+    /// One label per training image.
     pub train_labels: Vec<u8>,
+    /// Test images as bytes, (test count, rows, cols, channels).
     pub test_images: Vec<u8>,
+    /// One label per test image.
     pub test_labels: Vec<u8>,
     /// The pixels as f32 in \[0, 1\], for data that is not u8.
     pub float_images: Option<FloatImages>,

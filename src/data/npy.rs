@@ -28,10 +28,15 @@ pub enum Pixels {
 /// An images file: `count` images of (rows, cols, channels), NHWC.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Images {
+    /// N, the number of images.
     pub count: usize,
+    /// H.
     pub rows: usize,
+    /// W.
     pub cols: usize,
+    /// C: 1 for an (N, H, W) array.
     pub channels: usize,
+    /// N·H·W·C values, row-major (NHWC).
     pub pixels: Pixels,
 }
 
