@@ -1,4 +1,5 @@
-// Builds one batch from the GPU-resident u8 dataset:
+// Builds one batch from the GPU-resident dataset, u8 (main_words, main) or
+// f32 (main_float):
 //   j = batch_start + r (from the step uniform), clamped to n_indices − 1 so
 //   padding rows of the last batch repeat the final sample and stay finite;
 //   x[r, f] = images[indices[j]·features + f] / 255, labels_out[r] = labels[indices[j]].
@@ -13,6 +14,8 @@
 //     groups_2d(batch·features/4 / 64).
 //   main (any width): workgroup 64, each invocation handles 4 elements of x
 //     64 apart; grid from groups_2d(batch·features / 256).
+//   main_float (f32 images: each word is an f32's bits, copied unscaled):
+//     the grid of main.
 // The invocation that writes feature 0 of a row also writes its label.
 
 struct Params {
@@ -83,6 +86,22 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         let f = i - r * p.features;
         let sample = sample_of(r);
         x[i] = f32(byte_at(sample * p.features + f)) * p.scale;
+        if (f == 0u) { write_label(r, sample); }
+    }
+}
+
+@compute @workgroup_size(64)
+fn main_float(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32,
+              @builtin(num_workgroups) nw: vec3<u32>) {
+    let n = p.batch * p.features;
+    let base = (wg.x + wg.y * nw.x) * 256u + lid;
+    for (var k = 0u; k < 4u; k++) {
+        let i = base + k * 64u;
+        if (i >= n) { return; }
+        let r = i / p.features;
+        let f = i - r * p.features;
+        let sample = sample_of(r);
+        x[i] = bitcast<f32>(images[sample * p.features + f]);
         if (f == 0u) { write_label(r, sample); }
     }
 }

@@ -54,7 +54,8 @@ enum Command {
         /// A model.safetensors written by `dae train` or `dae experiment`.
         #[arg(long)]
         checkpoint: PathBuf,
-        /// Dataset to score on (default: the one it was trained on).
+        /// Dataset to score on (default: the data it was trained on, which
+        /// the checkpoint records, own data by its absolute paths).
         #[arg(long)]
         dataset: Option<String>,
         /// Override the input noise (default: the training noise).
@@ -66,6 +67,8 @@ enum Command {
         /// Score the first N test images only.
         #[arg(long)]
         test_limit: Option<usize>,
+        #[command(flatten)]
+        own_data: cli::DataArgs,
     },
     /// Write a checkpoint as a PyTorch or Keras 3 model: DIR/model.py (build()
     /// and load()) and DIR/model.safetensors in that framework's layout.
@@ -120,12 +123,14 @@ fn main() -> ExitCode {
             noise,
             data,
             test_limit,
+            own_data,
         } => cli::eval(
             &checkpoint,
             dataset.as_deref(),
             noise.as_deref(),
             data,
             test_limit,
+            &own_data,
         ),
         Command::Export {
             checkpoint,

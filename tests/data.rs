@@ -41,7 +41,7 @@ fn fashion_mnist_loads_with_balanced_classes() {
     assert_eq!(ds.train_images.len(), 60_000 * 784);
     assert_eq!(label_histogram(&ds.train_labels), [6000; 10]);
     assert_eq!(label_histogram(&ds.test_labels), [1000; 10]);
-    assert_eq!(ds.name.class_names()[9], "Ankle boot");
+    assert_eq!(ds.class_names()[9], "Ankle boot");
 }
 
 #[test]

@@ -31,7 +31,7 @@ fn diverges(preset: &str, bad: f32, tag: &str) -> String {
     let mut init = layout.init(&spec, o.seed);
     let k = layout.offset(0, Role::Kernel);
     init[k + 3] = bad;
-    let data = Dataset::load(&o.data_root, o.dataset).unwrap();
+    let data = Dataset::load_source(&o.data_root, &o.dataset).unwrap();
     let err = run::train_spec(gpu, &o, spec, data, Some(init))
         .err()
         .unwrap_or_else(|| panic!("{preset} with a {bad} weight trained without an error"));
@@ -125,7 +125,7 @@ fn a_non_finite_parameter_is_flagged_when_the_sums_are_read() {
     let spec = run::build_spec(&o).unwrap();
     let resolved = spec.resolve(10).unwrap();
     let layout = ParamLayout::new(&spec, &resolved);
-    let data = Dataset::load(&o.data_root, o.dataset).unwrap();
+    let data = Dataset::load_source(&o.data_root, &o.dataset).unwrap();
     let clean = layout.init(&spec, 1);
     let t = dae::train::Trainer::new(gpu, spec.clone(), &data, Some(clean.clone()), 1).unwrap();
     assert_eq!(t.sums().unwrap()[dae::train::PARAMS_NONFINITE], 0.0);

@@ -97,3 +97,50 @@ fn gather_pads_with_the_last_sample() {
         assert_eq!(row, &sample1[..]);
     }
 }
+
+#[test]
+fn gather_float_matches_reference() {
+    let Some(gpu) = gpu() else { return };
+    let mut r = rng(61);
+    // f32 datasets (the user's own float data): widths that are and are not
+    // multiples of 4, a 16x16x3 image, batches of 1 and ragged sizes.
+    for (samples, features, batch) in [(40, 768, 1), (301, 7, 7), (500, 400, 129)] {
+        let images: Vec<f32> = (0..samples * features).map(|_| r.random()).collect();
+        let labels: Vec<u8> = (0..samples).map(|_| r.random()).collect();
+        let mut indices: Vec<u32> = (0..samples as u32).collect();
+        indices.shuffle(&mut r);
+        let it = gpu.upload_f32("images", &images).unwrap();
+        let lt = gpu.upload_u8("labels", &labels).unwrap();
+        let idx = gpu.upload_u32("indices", &indices).unwrap();
+        let xt = gpu
+            .upload_f32("x", &vec![f32::NAN; batch * features])
+            .unwrap();
+        let lo = gpu
+            .upload_u32("labels_out", &vec![u32::MAX; batch])
+            .unwrap();
+        let d =
+            gather::gather_float(gpu, &xt, &lo, &it, &lt, &idx, samples, batch, features).unwrap();
+        let mut prog = Program::default();
+        prog.push(d);
+        let last = (samples - 1) / batch * batch;
+        for batch_start in [0, samples / 3, last] {
+            let step = StepInfo {
+                batch_start: batch_start as u32,
+                ..StepInfo::default()
+            };
+            prog.run(gpu, &step).unwrap();
+            let (mut x, mut lab) = (vec![0.0; batch * features], vec![0; batch]);
+            reference::gather::gather_float(
+                &mut x, &mut lab, &images, &labels, &indices, batch, features, &step,
+            );
+            let what = format!("({samples}, {features}) batch {batch} from {batch_start}");
+            // A copy: bit-exact.
+            let got = gpu.read_f32(&xt).unwrap();
+            assert!(
+                got.iter().zip(&x).all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{what}: x differs"
+            );
+            assert_eq!(gpu.read_u32(&lo).unwrap(), lab, "{what}: labels differ");
+        }
+    }
+}

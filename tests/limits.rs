@@ -41,13 +41,16 @@ fn webgpu_with(change: impl FnOnce(&mut wgpu::Limits)) -> wgpu::Limits {
 fn blank_dataset(features: usize, n: usize) -> Dataset {
     assert_eq!(features, 28 * 28, "the presets take 28x28 images");
     Dataset {
-        name: DatasetName::Mnist,
+        source: DatasetName::Mnist.into(),
         train_images: vec![0; n * features],
         train_labels: (0..n).map(|i| (i % 10) as u8).collect(),
         test_images: vec![0; n * features],
         test_labels: (0..n).map(|i| (i % 10) as u8).collect(),
+        float_images: None,
         rows: 28,
         cols: 28,
+        channels: 1,
+        num_classes: 10,
     }
 }
 

@@ -218,7 +218,7 @@ fn a_checkpoint_of_a_non_preset_model_evaluates_from_its_stored_spec() {
     spec.train_limit = Some(1024);
     let mut o = opts("shallow-ae", "customspec");
     o.test_limit = None;
-    let data = Dataset::load(&o.data_root, o.dataset).unwrap();
+    let data = Dataset::load_source(&o.data_root, &o.dataset).unwrap();
     let r = run::train_spec(gpu, &o, spec.clone(), data, None).unwrap();
     let (back, loss, _) = eval_checkpoint(gpu, &o);
     assert_eq!(back.name, "custom-ae-32");

@@ -127,7 +127,7 @@ pub fn compare_rows(
         let want = presets::default_dataset(name);
         let full = data
             .iter()
-            .find(|d| d.name == want)
+            .find(|d| d.source.builtin() == Some(want))
             .ok_or_else(|| anyhow::anyhow!("{name}: the {want} dataset was not loaded"))?;
         let row = time_preset(gpu, name, o, full)?;
         on_row(&row);
@@ -168,7 +168,7 @@ fn time_preset(
     let samples_per_s = trained as f64 / median_epoch_s.max(1e-9);
     Ok(CompareRow {
         preset: name.to_string(),
-        dataset: full.name.to_string(),
+        dataset: full.source.to_string(),
         batch,
         train_images: trained,
         test_images: trainer.data.test.count,

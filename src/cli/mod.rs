@@ -2,12 +2,14 @@
 
 mod adapter;
 mod bench;
+mod data;
 mod export;
 mod model;
 
 use adapter::tuning_lines;
 pub use adapter::{check, info};
 pub use bench::{bench, BenchArgs};
+pub use data::DataArgs;
 pub use export::export;
 pub use model::{spec, summary};
 
@@ -32,7 +34,7 @@ pub struct TrainArgs {
     model: Option<PathBuf>,
     /// Continue the run in DIR from its last checkpoint, with its own
     /// settings; with --epochs N, extend a finished run to N epochs.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["preset", "model", "dataset", "batch_size", "lr", "seed", "noise", "l2", "train_limit", "test_limit", "out", "encoder", "overwrite"])]
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["preset", "model", "dataset", "batch_size", "lr", "seed", "noise", "l2", "train_limit", "test_limit", "out", "encoder", "overwrite", "data_dir", "train_images"])]
     resume: Option<PathBuf>,
     /// Replace the run that --out holds (its model, state and metrics).
     #[arg(long)]
@@ -84,6 +86,8 @@ pub struct TrainArgs {
     /// (code-classifier: an mlp-dae run; conv-dae-classifier: a conv-dae run).
     #[arg(long)]
     encoder: Option<PathBuf>,
+    #[command(flatten)]
+    own_data: DataArgs,
 }
 
 fn parse_dataset(s: &str) -> anyhow::Result<DatasetName> {
@@ -114,7 +118,7 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
         let (mut opts, spec) =
             run::resume_options(dir, a.epochs, a.data.clone(), a.checkpoint_every)?;
         opts.progress = !a.quiet;
-        let data = Dataset::load(&opts.data_root, opts.dataset)?;
+        let data = Dataset::load_source(&opts.data_root, &opts.dataset)?;
         let gpu = open_gpu()?;
         let r = run::train_spec(&gpu, &opts, spec, data, None)?;
         println!("wrote {}", r.out.display());
@@ -126,19 +130,21 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
         Some(m) => m.name.clone(),
         None => a.preset.clone().unwrap_or_default(),
     };
-    let dataset = match &a.dataset {
-        Some(d) => parse_dataset(d)?,
-        None => dae::nn::presets::default_dataset(&preset),
+    let dataset = match (a.own_data.source()?, &a.dataset) {
+        (Some(own), _) => own,
+        (None, Some(d)) => parse_dataset(d)?.into(),
+        (None, None) => dae::nn::presets::default_dataset(&preset).into(),
     };
+    let data_name = dataset.short_name();
     let noise = a.noise.as_deref().map(parse_noise).transpose()?;
     let seed = a.seed.unwrap_or(1);
     let out = match &a.out {
         Some(out) => out.clone(),
         // The default name never lands on a finished run: it takes the next
         // free suffix instead.
-        None if a.overwrite => PathBuf::from("runs").join(format!("{preset}-{dataset}-s{seed}")),
+        None if a.overwrite => PathBuf::from("runs").join(format!("{preset}-{data_name}-s{seed}")),
         None => run::folder::next_free(
-            &PathBuf::from("runs").join(format!("{preset}-{dataset}-s{seed}")),
+            &PathBuf::from("runs").join(format!("{preset}-{data_name}-s{seed}")),
         ),
     };
     let mut opts = TrainOptions::new(&preset, dataset, out);
@@ -161,13 +167,14 @@ pub fn train(a: TrainArgs) -> anyhow::Result<()> {
         FolderMode::Fresh
     };
     // Check the options, the folder and the data before paying for the GPU.
-    run::build_spec(&opts)?;
+    let spec = run::build_spec(&opts)?;
     if opts.mode == FolderMode::Fresh {
         run::folder::refuse_existing_run(&opts.out)?;
     }
     // Proves the folder writable and free before the data loads.
     drop(run::folder::RunFolder::lock(&opts.out)?);
-    let data = Dataset::load(&opts.data_root, opts.dataset)?;
+    let data = Dataset::load_source(&opts.data_root, &opts.dataset)?;
+    dae::train::fit::check_fit(&spec, &data).map_err(anyhow::Error::msg)?;
     let gpu = open_gpu()?;
     let r = run::train_on(&gpu, &opts, data)?;
     println!("wrote {}", r.out.display());
@@ -180,8 +187,13 @@ pub fn eval(
     noise: Option<&str>,
     data: Option<PathBuf>,
     test_limit: Option<usize>,
+    own_data: &DataArgs,
 ) -> anyhow::Result<()> {
-    let dataset = dataset.map(parse_dataset).transpose()?;
+    let dataset = match own_data.source()? {
+        // Checked here, before the GPU opens (run::eval loads it again).
+        Some(own) => Some(Dataset::load_source(Path::new(""), &own).map(|_| own)?),
+        None => dataset.map(parse_dataset).transpose()?.map(Into::into),
+    };
     let noise = noise.map(parse_noise).transpose()?;
     if test_limit == Some(0) {
         anyhow::bail!("--test-limit must be at least 1");

@@ -26,9 +26,16 @@ pub fn load(path: &Path) -> anyhow::Result<ModelSpec> {
         .unwrap_or_else(|| "model".into());
     let spec = file::parse(&text, &stem)
         .map_err(|e| anyhow::anyhow!("model file {}: {e}", path.display()))?;
-    spec.resolve(10)
-        .map_err(|e| anyhow::anyhow!("model file {}: {e}", path.display()))?;
+    resolve(&spec).map_err(|e| anyhow::anyhow!("model file {}: {e}", path.display()))?;
     Ok(spec)
+}
+
+/// Resolves a model before its data is known: every layer's shape and the
+/// loss's demands on the output, with a classifier's class count taken
+/// from its own output (checked against the data's labels once they load).
+fn resolve(spec: &ModelSpec) -> Result<dae::nn::Resolved, String> {
+    let outputs = spec.resolve_layers()?.outputs;
+    spec.resolve(outputs.last().map_or(0, |s| s.size()))
 }
 
 /// `dae summary --preset NAME` or `--model FILE`.
@@ -38,7 +45,7 @@ pub fn summary(preset: Option<&str>, model: Option<&Path>) -> anyhow::Result<()>
         (Some(name), None) => presets::preset(name).map_err(anyhow::Error::msg)?,
         (None, None) => bail!("pass --preset NAME or --model FILE"),
     };
-    let resolved = spec.resolve(10).map_err(anyhow::Error::msg)?;
+    let resolved = resolve(&spec).map_err(anyhow::Error::msg)?;
     let layout = ParamLayout::new(&spec, &resolved);
     print!("{}", nn_summary::summary(&spec, &resolved, &layout));
     Ok(())

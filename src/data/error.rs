@@ -12,7 +12,7 @@ or set DAE_DATA to a folder that holds intact mnist/ and fashion-mnist/ copies";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("{} not found. {RESTORE}", path.display())]
+    #[error("{} not found. {fix}", path.display(), fix = fix_for(path))]
     Missing { path: PathBuf },
 
     /// The OS error is part of the message and deliberately not a `source`,
@@ -23,7 +23,7 @@ pub enum DataError {
         error: std::io::Error,
     },
 
-    #[error("{} is truncated: {}. {RESTORE}", path.display(), truncation(*expected, *found))]
+    #[error("{} is truncated: {}. {fix}", path.display(), truncation(*expected, *found), fix = fix_for(path))]
     Truncated {
         path: PathBuf,
         /// The full decompressed length, when the header got far enough to say.
@@ -32,14 +32,13 @@ pub enum DataError {
         found: usize,
     },
 
-    #[error("{} is not a valid gzip stream: {detail}. {RESTORE}", path.display())]
+    #[error("{} is not a valid gzip stream: {detail}. {fix}", path.display(), fix = fix_for(path))]
     Corrupt { path: PathBuf, detail: String },
 
     #[error(
         "{} has IDX magic {found:#010x}, expected {expected:#010x} \
-         (0x00000803 = images, 0x00000801 = labels; is it the right file, or not an IDX file at all?). {RESTORE}",
-        path.display()
-    )]
+         (0x00000803 = images, 0x00000801 = labels; is it the right file, or not an IDX file at all?). {fix}",
+        path.display(), fix = fix_for(path))]
     BadMagic {
         path: PathBuf,
         expected: u32,
@@ -47,9 +46,8 @@ pub enum DataError {
     },
 
     #[error(
-        "{} holds {}x{} images, expected {}x{}. {RESTORE}",
-        path.display(), found.0, found.1, expected.0, expected.1
-    )]
+        "{} holds {}x{} images, expected {}x{}. {fix}",
+        path.display(), found.0, found.1, expected.0, expected.1, fix = fix_for(path))]
     BadDims {
         path: PathBuf,
         expected: (usize, usize),
@@ -58,9 +56,8 @@ pub enum DataError {
 
     #[error(
         "{} declares {} {item}, which needs {} bytes after decompression, but it holds {} \
-         (the header and the payload disagree). {RESTORE}",
-        path.display(), thousands(*count), thousands(*expected), thousands(*found)
-    )]
+         (the header and the payload disagree). {fix}",
+        path.display(), thousands(*count), thousands(*expected), thousands(*found), fix = fix_for(path))]
     LengthMismatch {
         path: PathBuf,
         count: usize,
@@ -71,9 +68,8 @@ pub enum DataError {
 
     #[error(
         "{} declares {} {item} of {rows}x{cols} bytes each, {}; \
-         no IDX file here may hold more than 4 GiB, so its header is damaged. {RESTORE}",
-        path.display(), super::thousands_u64(*count), declared_size(*declared)
-    )]
+         no IDX file here may hold more than 4 GiB, so its header is damaged. {fix}",
+        path.display(), super::thousands_u64(*count), declared_size(*declared), fix = fix_for(path))]
     Oversized {
         path: PathBuf,
         count: u64,
@@ -86,16 +82,14 @@ pub enum DataError {
 
     #[error(
         "{} declares 0 images: the {split} split is empty, and a run needs at least one \
-         {split} example. {RESTORE}",
-        path.display()
-    )]
+         {split} example. {fix}",
+        path.display(), fix = fix_for(path))]
     EmptySplit { path: PathBuf, split: &'static str },
 
     #[error(
         "{} holds {} images but {} holds {} labels; the two files of a split must match \
-         (one of them is from another dataset or version). {RESTORE}",
-        images_path.display(), thousands(*images), labels_path.display(), thousands(*labels)
-    )]
+         (one of them is from another dataset or version). {fix}",
+        images_path.display(), thousands(*images), labels_path.display(), thousands(*labels), fix = fix_for(images_path))]
     CountMismatch {
         images_path: PathBuf,
         images: usize,
@@ -104,9 +98,8 @@ pub enum DataError {
     },
 
     #[error(
-        "{} has label {label} at index {index}; labels must be 0..=9. {RESTORE}",
-        path.display()
-    )]
+        "{} has label {label} at index {index}; labels must be 0..=9. {fix}",
+        path.display(), fix = fix_for(path))]
     BadLabel {
         path: PathBuf,
         index: usize,
@@ -115,7 +108,48 @@ pub enum DataError {
 
     #[error("unknown dataset {0:?}: expected \"mnist\" or \"fashion-mnist\"")]
     UnknownDataset(String),
+
+    /// A file of the user's own data (`--data-dir`, `--train-images` and
+    /// the others) that holds something other than what it should:
+    /// `problem` says what was found, what is expected and the fix.
+    #[error("{}: {problem}", path.display())]
+    Invalid { path: PathBuf, problem: String },
+
+    /// Two files of the user's own data that disagree (the training and
+    /// test images' sizes): `detail` names both files and what each holds.
+    #[error("{detail}")]
+    Inconsistent { detail: String },
 }
+
+/// The fix for a file that is missing or damaged: restore it, for a shipped
+/// file (one of the four names in a `mnist/` or `fashion-mnist/` folder);
+/// re-create it, for the user's own data.
+pub(crate) fn fix_for(path: &std::path::Path) -> &'static str {
+    let folder = path
+        .parent()
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str());
+    let file = path.file_name().and_then(|n| n.to_str());
+    let shipped = matches!(folder, Some("mnist" | "fashion-mnist"))
+        && file.is_some_and(|f| {
+            [
+                super::TRAIN_IMAGES,
+                super::TRAIN_LABELS,
+                super::TEST_IMAGES,
+                super::TEST_LABELS,
+            ]
+            .contains(&f)
+        });
+    if shipped {
+        RESTORE
+    } else {
+        CUSTOM_FIX
+    }
+}
+
+/// The fix for a damaged or missing file of the user's own data.
+const CUSTOM_FIX: &str = "Fix: write the file again (the README's \"Your own data\" section \
+describes the formats dae reads), or pass the path of an intact copy";
 
 /// The fix for a file that exists but cannot be read, by what the OS said.
 fn read_fix(kind: std::io::ErrorKind) -> &'static str {

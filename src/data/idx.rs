@@ -1,5 +1,6 @@
-//! Reading one gzip-compressed IDX file (the format MNIST and Fashion-MNIST
-//! ship in) with every check that can fail named in its error.
+//! Reading one IDX file (the format MNIST and Fashion-MNIST ship in,
+//! gzip-compressed; [`read_idx`] also takes plain files) with every check
+//! that can fail named in its error.
 //!
 //! IDX layout, all integers big-endian:
 //! - images: magic 0x00000803, count, rows, cols, then count·rows·cols bytes;
@@ -84,21 +85,39 @@ fn be_u32(bytes: &[u8], at: usize) -> u32 {
 /// Reads and checks one `.gz` IDX file of the given kind. `dims` is the
 /// image size the caller requires (ignored for labels).
 pub fn read_idx_gz(path: &Path, kind: IdxKind, dims: (usize, usize)) -> Result<Idx, DataError> {
-    let compressed = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == ErrorKind::NotFound => {
-            return Err(DataError::Missing {
-                path: path.to_path_buf(),
-            })
-        }
-        Err(error) => {
-            return Err(DataError::Io {
-                path: path.to_path_buf(),
-                error,
-            })
-        }
-    };
-    read_idx_gz_bytes(&compressed, path, kind, dims)
+    read_idx_gz_bytes(&read_file(path)?, path, kind, dims)
+}
+
+/// Reads and checks one IDX file, gzipped (recognised by the gzip magic
+/// bytes `1f 8b`, whatever its name) or plain. `dims` is the image size the
+/// caller requires, or `None` for any (ignored for labels).
+pub fn read_idx(
+    path: &Path,
+    kind: IdxKind,
+    dims: Option<(usize, usize)>,
+) -> Result<Idx, DataError> {
+    let bytes = read_file(path)?;
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let decoder = MultiGzDecoder::new(&bytes[..]);
+        let inflatable = (bytes.len() as u64).saturating_mul(MAX_INFLATE_RATIO);
+        read_stream(decoder, inflatable, path, kind, dims)
+    } else {
+        read_stream(&bytes[..], bytes.len() as u64, path, kind, dims)
+    }
+}
+
+/// The whole file, or the error that names it.
+fn read_file(path: &Path) -> Result<Vec<u8>, DataError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(bytes),
+        Err(e) if e.kind() == ErrorKind::NotFound => Err(DataError::Missing {
+            path: path.to_path_buf(),
+        }),
+        Err(error) => Err(DataError::Io {
+            path: path.to_path_buf(),
+            error,
+        }),
+    }
 }
 
 /// [`read_idx_gz`] on the compressed bytes of a file already in memory;
@@ -109,8 +128,22 @@ pub fn read_idx_gz_bytes(
     kind: IdxKind,
     dims: (usize, usize),
 ) -> Result<Idx, DataError> {
+    let inflatable = (compressed.len() as u64).saturating_mul(MAX_INFLATE_RATIO);
+    let decoder = MultiGzDecoder::new(compressed);
+    read_stream(decoder, inflatable, path, kind, Some(dims))
+}
+
+/// The IDX file that `decoder` yields, which can hold at most `inflatable`
+/// bytes (its size if plain, the gzip bound if compressed).
+fn read_stream<R: Read>(
+    decoder: R,
+    inflatable: u64,
+    path: &Path,
+    kind: IdxKind,
+    dims: Option<(usize, usize)>,
+) -> Result<Idx, DataError> {
     let mut stream = Stream {
-        decoder: MultiGzDecoder::new(compressed),
+        decoder,
         path,
         got: 0,
     };
@@ -132,14 +165,16 @@ pub fn read_idx_gz_bytes(
         IdxKind::Images => {
             stream.fill(&mut header[LABELS_HEADER..IMAGES_HEADER])?;
             let found = (be_u32(&header, 8) as usize, be_u32(&header, 12) as usize);
-            if found != dims {
-                return Err(DataError::BadDims {
-                    path: path.to_path_buf(),
-                    expected: dims,
-                    found,
-                });
+            match dims {
+                Some(expected) if found != expected => {
+                    return Err(DataError::BadDims {
+                        path: path.to_path_buf(),
+                        expected,
+                        found,
+                    })
+                }
+                _ => found,
             }
-            found
         }
         IdxKind::Labels => (1, 1),
     };
@@ -162,7 +197,6 @@ pub fn read_idx_gz_bytes(
     let expected = header_len + payload;
     // Never more than the stream could inflate to, however much is declared:
     // a short stream then fails as truncated, saying how far it got.
-    let inflatable = (compressed.len() as u64).saturating_mul(MAX_INFLATE_RATIO);
     let reserve = (payload as u64).min(inflatable) as usize;
     let mut data = Vec::with_capacity(reserve);
     stream.read_payload(&mut data, payload, expected)?;
@@ -194,13 +228,13 @@ pub fn read_idx_gz_bytes(
 }
 
 /// The decompressing reader and how many decompressed bytes it has given.
-struct Stream<'a> {
-    decoder: MultiGzDecoder<&'a [u8]>,
+struct Stream<'a, R: Read> {
+    decoder: R,
     path: &'a Path,
     got: usize,
 }
 
-impl Stream<'_> {
+impl<R: Read> Stream<'_, R> {
     /// One read, retried on interruption; a failure becomes the error that
     /// says whether the stream was cut off or damaged, and how far it got.
     fn read(&mut self, buf: &mut [u8], expected: Option<usize>) -> Result<usize, DataError> {

@@ -1,6 +1,7 @@
-//! Datasets: the shipped MNIST and Fashion-MNIST IDX files, loaded and
-//! checked on the host. Images stay u8 (0..=255) here; the GPU side scales
-//! them to \[0,1\] when it builds a batch.
+//! Datasets: the shipped MNIST and Fashion-MNIST IDX files, or the user's
+//! own IDX folder or NumPy files ([`DataSource`]), loaded and checked on the
+//! host. Images stay u8 (0..=255) where the data allows, and the GPU side
+//! scales them to \[0,1\] when it builds a batch; float data stays f32.
 //!
 //! ```no_run
 //! use dae::data::{Dataset, DatasetName};
@@ -9,9 +10,12 @@
 //! # Ok::<(), dae::data::DataError>(())
 //! ```
 
+pub mod custom;
 mod error;
 pub mod gpu;
 pub mod idx;
+pub mod npy;
+mod source;
 
 use std::fmt;
 use std::ops::Range;
@@ -20,9 +24,11 @@ use std::str::FromStr;
 
 pub use error::DataError;
 use idx::{read_idx_gz, IdxKind};
+pub use source::{DataSource, NpyFiles};
 
-/// Image height and width of both datasets.
+/// Image height of both shipped datasets.
 pub const ROWS: usize = 28;
+/// Image width of both shipped datasets.
 pub const COLS: usize = 28;
 /// Both datasets have ten classes, labelled 0..=9.
 pub const NUM_CLASSES: usize = 10;
@@ -43,13 +49,17 @@ const FASHION_CLASSES: [&str; NUM_CLASSES] = [
 ];
 const DIGIT_CLASSES: [&str; NUM_CLASSES] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
+/// One of the two shipped datasets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DatasetName {
+    /// Handwritten digits, data/mnist/.
     Mnist,
+    /// Zalando's clothing images, data/fashion-mnist/.
     FashionMnist,
 }
 
 impl DatasetName {
+    /// Both shipped datasets.
     pub const ALL: [DatasetName; 2] = [DatasetName::Mnist, DatasetName::FashionMnist];
 
     /// The name used on the command line and in file names.
@@ -91,17 +101,45 @@ impl FromStr for DatasetName {
     }
 }
 
-/// A whole dataset in host memory. Images are row-major `(count, rows, cols)`
-/// u8; labels are one byte each, all < 10.
+/// A whole dataset in host memory: images NHWC, row-major
+/// `(count, rows, cols, channels)`, labels one byte each, all below
+/// `num_classes`.
+///
+/// Pixels are u8 (0..=255, scaled by 1/255 when a batch is built) in
+/// `train_images` and `test_images`, unless the data came as float32 values
+/// that u8 cannot hold exactly: then they are in `float_images` and the two
+/// u8 vectors are empty.
 #[derive(Debug, Clone)]
 pub struct Dataset {
-    pub name: DatasetName,
+    /// Where it was loaded from.
+    pub source: DataSource,
+    /// Training images as bytes, (train count, rows, cols, channels).
     pub train_images: Vec<u8>,
+    /// One label per training image.
     pub train_labels: Vec<u8>,
+    /// Test images as bytes, (test count, rows, cols, channels).
     pub test_images: Vec<u8>,
+    /// One label per test image.
     pub test_labels: Vec<u8>,
+    /// The pixels as f32 in \[0, 1\], for data that is not u8.
+    pub float_images: Option<FloatImages>,
+    /// Image height.
     pub rows: usize,
+    /// Image width.
     pub cols: usize,
+    /// Channels per pixel (1 for the shipped datasets).
+    pub channels: usize,
+    /// Classes: 10 for the shipped datasets, max label + 1 for other data.
+    pub num_classes: usize,
+}
+
+/// The f32 pixels of a dataset that is not u8 (see [`Dataset`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FloatImages {
+    /// (train count, rows, cols, channels).
+    pub train: Vec<f32>,
+    /// (test count, rows, cols, channels).
+    pub test: Vec<f32>,
 }
 
 /// The four file names of a dataset folder, as published.
@@ -160,14 +198,28 @@ impl Dataset {
         let (train_images, train_labels) = load_split(&dir, "train", TRAIN_IMAGES, TRAIN_LABELS)?;
         let (test_images, test_labels) = load_split(&dir, "test", TEST_IMAGES, TEST_LABELS)?;
         Ok(Dataset {
-            name,
+            source: DataSource::Builtin(name),
             train_images,
             train_labels,
             test_images,
             test_labels,
+            float_images: None,
             rows: ROWS,
             cols: COLS,
+            channels: 1,
+            num_classes: NUM_CLASSES,
         })
+    }
+
+    /// Loads the dataset `source` names: a shipped one from under `root`
+    /// (as [`Dataset::load`]), or the user's own data, where `root` is not
+    /// used (see [`custom`] for what is read and checked).
+    pub fn load_source(root: &Path, source: &DataSource) -> Result<Dataset, DataError> {
+        match source {
+            DataSource::Builtin(name) => Dataset::load(root, *name),
+            DataSource::IdxDir { idx_dir } => custom::load_idx_dir(idx_dir),
+            DataSource::Npy(files) => custom::load_npy(files),
+        }
     }
 
     /// Where the datasets live: `$DAE_DATA` if set, else `./data` if it holds
@@ -187,21 +239,37 @@ impl Dataset {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("data")
     }
 
-    /// Pixels per image (rows · cols).
+    /// Values per image (rows · cols · channels).
     pub fn image_len(&self) -> usize {
-        self.rows * self.cols
+        self.rows * self.cols * self.channels
     }
 
+    /// The images' shape (rows, cols, channels), as a model's input takes it.
+    pub fn image_shape(&self) -> (usize, usize, usize) {
+        (self.rows, self.cols, self.channels)
+    }
+
+    /// A name per class: the shipped datasets' own, else "0", "1", ....
+    pub fn class_names(&self) -> Vec<String> {
+        match self.source.builtin() {
+            Some(n) => n.class_names().iter().map(|s| s.to_string()).collect(),
+            None => (0..self.num_classes).map(|c| c.to_string()).collect(),
+        }
+    }
+
+    /// Training examples.
     pub fn train_len(&self) -> usize {
         self.train_labels.len()
     }
 
+    /// Test examples.
     pub fn test_len(&self) -> usize {
         self.test_labels.len()
     }
 
     /// Training images and labels `range` (in examples, not bytes).
-    /// Panics if the range runs past the training set, like slice indexing.
+    /// Panics if the range runs past the training set, like slice indexing,
+    /// or if the images are f32 ([`Dataset::float_images`]).
     pub fn train_range(&self, range: Range<usize>) -> (&[u8], &[u8]) {
         let n = self.image_len();
         (
@@ -210,7 +278,8 @@ impl Dataset {
         )
     }
 
-    /// Test images and labels `range` (in examples). Panics past the end.
+    /// Test images and labels `range` (in examples). Panics past the end,
+    /// or if the images are f32.
     pub fn test_range(&self, range: Range<usize>) -> (&[u8], &[u8]) {
         let n = self.image_len();
         (
@@ -224,17 +293,7 @@ impl Dataset {
     pub fn subset(&self, train_n: usize, test_n: usize) -> Dataset {
         let train_n = train_n.min(self.train_len());
         let test_n = test_n.min(self.test_len());
-        let (train_images, train_labels) = self.train_range(0..train_n);
-        let (test_images, test_labels) = self.test_range(0..test_n);
-        Dataset {
-            name: self.name,
-            train_images: train_images.to_vec(),
-            train_labels: train_labels.to_vec(),
-            test_images: test_images.to_vec(),
-            test_labels: test_labels.to_vec(),
-            rows: self.rows,
-            cols: self.cols,
-        }
+        self.pick(Split::Train, 0..train_n, Split::Test, 0..test_n)
     }
 
     /// Splits the training set: the first `n` examples become the training
@@ -243,24 +302,78 @@ impl Dataset {
     /// The original test set is not in the result. `n` is clamped.
     pub fn split_train(&self, n: usize) -> Dataset {
         let n = n.min(self.train_len());
-        let (train_images, train_labels) = self.train_range(0..n);
-        let (val_images, val_labels) = self.train_range(n..self.train_len());
+        self.pick(Split::Train, 0..n, Split::Train, n..self.train_len())
+    }
+
+    /// Keeps only the first `n` test examples (all if there are fewer).
+    pub fn truncate_test(&mut self, n: usize) {
+        let n = n.min(self.test_len());
+        let f = self.image_len();
+        self.test_images.truncate(n * f);
+        self.test_labels.truncate(n);
+        if let Some(fl) = &mut self.float_images {
+            fl.test.truncate(n * f);
+        }
+    }
+
+    /// A dataset of the examples `train` of split `a` and `test` of split `b`.
+    fn pick(&self, a: Split, train: Range<usize>, b: Split, test: Range<usize>) -> Dataset {
+        let f = self.image_len();
+        let labels = |s: Split, r: &Range<usize>| self.split(s).1[r.clone()].to_vec();
+        let u8s = |s: Split, r: &Range<usize>| match self.float_images {
+            Some(_) => Vec::new(),
+            None => self.split(s).0[r.start * f..r.end * f].to_vec(),
+        };
+        let floats = |s: Split, r: &Range<usize>| {
+            let fl = self.float_images.as_ref()?;
+            let v = if s == Split::Train {
+                &fl.train
+            } else {
+                &fl.test
+            };
+            Some(v[r.start * f..r.end * f].to_vec())
+        };
+        let float_images = match (floats(a, &train), floats(b, &test)) {
+            (Some(train), Some(test)) => Some(FloatImages { train, test }),
+            _ => None,
+        };
         Dataset {
-            name: self.name,
-            train_images: train_images.to_vec(),
-            train_labels: train_labels.to_vec(),
-            test_images: val_images.to_vec(),
-            test_labels: val_labels.to_vec(),
+            source: self.source.clone(),
+            train_images: u8s(a, &train),
+            train_labels: labels(a, &train),
+            test_images: u8s(b, &test),
+            test_labels: labels(b, &test),
+            float_images,
             rows: self.rows,
             cols: self.cols,
+            channels: self.channels,
+            num_classes: self.num_classes,
+        }
+    }
+
+    /// The u8 images and the labels of one split.
+    fn split(&self, s: Split) -> (&[u8], &[u8]) {
+        match s {
+            Split::Train => (&self.train_images, &self.train_labels),
+            Split::Test => (&self.test_images, &self.test_labels),
         }
     }
 
     /// Test image `i` scaled to \[0,1\] (u8 / 255), for host-side figures.
     pub fn test_image_f32(&self, i: usize) -> Vec<f32> {
         let n = self.image_len();
-        to_unit_f32(&self.test_images[i * n..(i + 1) * n])
+        match &self.float_images {
+            Some(f) => f.test[i * n..(i + 1) * n].to_vec(),
+            None => to_unit_f32(&self.test_images[i * n..(i + 1) * n]),
+        }
     }
+}
+
+/// One of a dataset's two splits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Split {
+    Train,
+    Test,
 }
 
 /// Pixels scaled to \[0,1\] exactly as the studies do: `x as f32 / 255`.

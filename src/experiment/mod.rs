@@ -91,7 +91,7 @@ impl ExperimentOptions {
         TrainOptions {
             preset: preset.into(),
             model: None,
-            dataset: self.dataset,
+            dataset: self.dataset.into(),
             epochs: Some(self.epochs(full_epochs)),
             batch_size: None,
             lr: None,

@@ -1,4 +1,5 @@
-//! Batch assembly from the GPU-resident u8 dataset.
+//! Batch assembly from the GPU-resident dataset: u8 pixels ([`gather`]) or
+//! f32 ones ([`gather_float`]), with their labels.
 
 use crate::gpu::{groups, groups_2d, Binding, Dispatch, Gpu, GpuError, KernelSpec, Tensor};
 
@@ -42,6 +43,52 @@ pub fn gather(
     batch: usize,
     features: usize,
 ) -> Result<Dispatch, GpuError> {
+    // Rows that start on a word boundary unpack a whole u32 per invocation.
+    let words = features.is_multiple_of(4);
+    let entry = if words { "main_words" } else { "main" };
+    build(
+        gpu, x, labels_out, images, labels, indices, n_indices, batch, features, entry,
+    )
+}
+
+/// [`gather`] from f32 images: `x[r, f] = images[sample·features + f]`,
+/// copied bit for bit (the dataset's values are already in \[0, 1\]);
+/// labels as in [`gather`].
+///
+/// # Shapes
+/// images: (samples, features) f32; the rest as in [`gather`].
+#[allow(clippy::too_many_arguments)]
+pub fn gather_float(
+    gpu: &Gpu,
+    x: &Tensor,
+    labels_out: &Tensor,
+    images: &Tensor,
+    labels: &Tensor,
+    indices: &Tensor,
+    n_indices: usize,
+    batch: usize,
+    features: usize,
+) -> Result<Dispatch, GpuError> {
+    let entry = "main_float";
+    build(
+        gpu, x, labels_out, images, labels, indices, n_indices, batch, features, entry,
+    )
+}
+
+/// The dispatch of one entry point of gather.wgsl (all share the bindings).
+#[allow(clippy::too_many_arguments)]
+fn build(
+    gpu: &Gpu,
+    x: &Tensor,
+    labels_out: &Tensor,
+    images: &Tensor,
+    labels: &Tensor,
+    indices: &Tensor,
+    n_indices: usize,
+    batch: usize,
+    features: usize,
+    entry: &'static str,
+) -> Result<Dispatch, GpuError> {
     assert!(
         n_indices >= 1 && indices.len >= n_indices,
         "gather: n_indices = {n_indices}, indices has {}",
@@ -53,8 +100,7 @@ pub fn gather(
         x.len,
         labels_out.len
     );
-    // Rows that start on a word boundary unpack a whole u32 per invocation.
-    let words = features.is_multiple_of(4);
+    let words = entry == "main_words";
     let spec = KernelSpec::new(
         "gather",
         include_str!("../../shaders/gather.wgsl"),
@@ -67,7 +113,7 @@ pub fn gather(
             Binding::Uniform,
         ],
     )
-    .entry(if words { "main_words" } else { "main" })
+    .entry(entry)
     .with_step();
     let kernel = gpu.kernel(&spec)?;
     let params = Params {

@@ -182,6 +182,28 @@ pub fn check(
     features: usize,
     limits: &Limits,
 ) -> Result<Budget, String> {
+    check_data(
+        spec,
+        resolved,
+        batch,
+        (train_images, test_images),
+        features,
+        false,
+        limits,
+    )
+}
+
+/// [`check`] for a dataset whose images are u8 or, where `float_images`,
+/// f32 (four bytes a value); `images` is (train, test) image counts.
+pub fn check_data(
+    spec: &ModelSpec,
+    resolved: &Resolved,
+    batch: usize,
+    (train_images, test_images): (usize, usize),
+    features: usize,
+    float_images: bool,
+    limits: &Limits,
+) -> Result<Budget, String> {
     if batch == 0 {
         return Err("the batch size must be at least 1".into());
     }
@@ -202,6 +224,14 @@ pub fn check(
     }
     let layout = ParamLayout::try_new(spec, resolved)?;
     let n_train = train_images.min(spec.train_limit.unwrap_or(usize::MAX));
-    let t = Table::build(spec, resolved, &layout, batch, n_train, test_images)?;
+    let t = Table::build(
+        spec,
+        resolved,
+        &layout,
+        batch,
+        n_train,
+        test_images,
+        float_images,
+    )?;
     t.check(limits)
 }

@@ -31,7 +31,12 @@ pub(crate) fn metadata(
     // The same model as a model file (`dae spec --checkpoint`), readable
     // without dae.
     m.insert("model".into(), crate::nn::file::to_toml(spec));
-    m.insert("dataset".into(), o.dataset.to_string());
+    let source = o
+        .dataset
+        .clone()
+        .absolute()
+        .unwrap_or_else(|_| o.dataset.clone());
+    m.insert("dataset".into(), source.to_json());
     m.insert("noise".into(), spec.noise.to_string());
     m.insert("l2".into(), spec.l2.to_string());
     m.insert("batch_size".into(), spec.batch_size.to_string());

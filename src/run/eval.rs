@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::data::{Dataset, DatasetName};
+use crate::data::{DataSource, Dataset};
 use crate::gpu::Gpu;
 use crate::kernels::noise::Noise;
 use crate::nn::params::ParamLayout;
@@ -17,8 +17,10 @@ use super::checkpoint::load_params;
 /// What `dae eval` may change about a checkpoint's own evaluation.
 #[derive(Clone, Debug, Default)]
 pub struct EvalOptions {
-    /// Dataset to score on (default: the one it was trained on).
-    pub dataset: Option<DatasetName>,
+    /// Data to score on (default: the data it was trained on, which the
+    /// checkpoint records: a shipped dataset by name, other data by the
+    /// absolute paths it was trained from).
+    pub dataset: Option<DataSource>,
     /// Input noise (default: the training noise).
     pub noise: Option<Noise>,
     /// Score the first N test images only.
@@ -81,35 +83,49 @@ pub fn eval(gpu: &Gpu, checkpoint: &Path, o: &EvalOptions) -> anyhow::Result<Eva
     }
     let seed = number("seed")?.unwrap_or(0);
     spec.train_limit = Some(1);
-    let dataset = match o.dataset {
-        Some(d) => d,
-        None => get("dataset")?
-            .parse()
-            .map_err(|e| anyhow::anyhow!("checkpoint dataset: {e}"))?,
+    let dataset = match &o.dataset {
+        Some(d) => d.clone(),
+        None => DataSource::from_json(&get("dataset")?).map_err(|e| {
+            anyhow::anyhow!(
+                "checkpoint {}: its dataset {e}. Fix: name the data to score on (--dataset, \
+                 --data-dir, or --train-images with the other NumPy files)",
+                checkpoint.display()
+            )
+        })?,
     };
-    let resolved = spec.resolve(10).map_err(|e| {
+    let mut data = Dataset::load_source(&o.data_root, &dataset).map_err(|e| {
+        let given = if o.dataset.is_some() {
+            "the data given"
+        } else {
+            "the data it was trained on, as its metadata records it"
+        };
         anyhow::anyhow!(
-            "checkpoint {}: its model spec is not a valid model: {e}",
+            "{e}\n(loading {given}: {dataset}; to score on other data pass --dataset, \
+             --data-dir or the NumPy files)"
+        )
+    })?;
+    super::limit_test(&mut data, o.test_limit)?;
+    let resolved = crate::train::fit::check_fit(&spec, &data).map_err(|e| {
+        anyhow::anyhow!(
+            "checkpoint {} cannot score {dataset}: {e}",
             checkpoint.display()
         )
     })?;
     // Before the parameter buffer is allocated: a spec edited to absurd
     // sizes gets a message, not an abort. (Trainer::new checks the whole
     // run again with the dataset's real size.)
-    crate::nn::budget::check(
+    crate::nn::budget::check_data(
         &spec,
         &resolved,
         spec.batch_size,
-        1,
-        1,
+        (1, data.test_len()),
         spec.input.size(),
+        data.float_images.is_some(),
         &crate::nn::budget::Limits::for_gpu(gpu),
     )
     .map_err(|e| anyhow::anyhow!("checkpoint {}: {e}", checkpoint.display()))?;
     let layout = ParamLayout::new(&spec, &resolved);
     let (params, _) = load_params(checkpoint, &layout)?;
-    let mut data = Dataset::load(&o.data_root, dataset)?;
-    super::limit_test(&mut data, o.test_limit)?;
     let images = data.test_labels.len();
     let mut trainer = Trainer::new(gpu, spec.clone(), &data, Some(params), seed)?;
     let (loss, accuracy) = trainer.evaluate()?;

@@ -7,11 +7,13 @@ use crate::nn::ModelSpec;
 use crate::report;
 use crate::train::{EpochMetrics, Trainer};
 
+/// `(h, w, c)` is the shape of the dataset's images.
 pub(crate) fn write_figures(
     trainer: &mut Trainer,
     spec: &ModelSpec,
     history: &[EpochMetrics],
     out: &Path,
+    (h, w, c): (usize, usize, usize),
 ) -> anyhow::Result<()> {
     let series = |name: &str, f: &dyn Fn(&EpochMetrics) -> f64| report::Series {
         name: name.to_string(),
@@ -39,28 +41,34 @@ pub(crate) fn write_figures(
                 series("test", &|m| m.test_acc.unwrap_or(0.0)),
             ],
         )?;
-    } else if spec.target_layer.is_none() && spec.input.size() == 784 {
-        // Reconstructions of the input image (not of inner codes).
+    } else if spec.target_layer.is_none() && h * w * c == spec.input.size() {
+        // Reconstructions of the input image (not of inner codes); images
+        // of several channels are drawn as their first channel, in gray.
         let n = 10;
         let (clean, noisy, recon) = trainer.test_outputs(n)?;
-        let n = clean.len() / 784;
-        let mut images: Vec<&[f32]> = Vec::new();
+        let f = h * w * c;
+        let n = clean.len() / f;
+        let gray = |set: &[f32], i: usize| -> Vec<f32> {
+            set[i * f..(i + 1) * f].iter().step_by(c).copied().collect()
+        };
+        let mut owned: Vec<Vec<f32>> = Vec::new();
         for set in [&clean, &noisy, &recon] {
             for i in 0..n {
-                images.push(&set[i * 784..(i + 1) * 784]);
+                owned.push(gray(set, i));
             }
         }
+        let images: Vec<&[f32]> = owned.iter().map(|v| v.as_slice()).collect();
         // Captions: each reconstruction's MSE against its clean image.
         let mut captions = vec![String::new(); 2 * n];
         for i in 0..n {
-            let c = &clean[i * 784..(i + 1) * 784];
-            let r = &recon[i * 784..(i + 1) * 784];
+            let c = &clean[i * f..(i + 1) * f];
+            let r = &recon[i * f..(i + 1) * f];
             let mse = c
                 .iter()
                 .zip(r)
                 .map(|(a, b)| ((a - b) as f64).powi(2))
                 .sum::<f64>()
-                / 784.0;
+                / f as f64;
             captions.push(format!("MSE {mse:.4}"));
         }
         let text = report::GridText {
@@ -69,13 +77,15 @@ pub(crate) fn write_figures(
             captions,
             ..Default::default()
         };
+        // Small images are drawn larger, so the grid stays readable.
+        let scale = (56 / h.max(w).max(1)).clamp(1, 8);
         report::image_grid(
             &out.join("reconstructions.png"),
             &images,
-            28,
-            28,
+            h,
+            w,
             n,
-            2,
+            scale,
             &text,
         )?;
     }

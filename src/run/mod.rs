@@ -23,7 +23,7 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 
-use crate::data::{Dataset, DatasetName};
+use crate::data::{DataSource, Dataset};
 use crate::gpu::Gpu;
 use crate::kernels::noise::Noise;
 use crate::nn::{presets, ModelSpec};
@@ -44,7 +44,9 @@ pub struct TrainOptions {
     /// A model of the user's own (`dae train --model FILE`), trained
     /// instead of the preset.
     pub model: Option<ModelSpec>,
-    pub dataset: DatasetName,
+    /// The data to train on: a shipped dataset (under `data_root`), an IDX
+    /// folder or NumPy files.
+    pub dataset: DataSource,
     pub epochs: Option<usize>,
     pub batch_size: Option<usize>,
     pub lr: Option<f32>,
@@ -70,12 +72,13 @@ pub struct TrainOptions {
 
 impl TrainOptions {
     /// A preset's defaults, writing to `out`, refusing a folder that holds
-    /// a run.
-    pub fn new(preset: &str, dataset: DatasetName, out: PathBuf) -> TrainOptions {
+    /// a run. `dataset` is a [`DataSource`] or a
+    /// [`DatasetName`](crate::data::DatasetName).
+    pub fn new(preset: &str, dataset: impl Into<DataSource>, out: PathBuf) -> TrainOptions {
         TrainOptions {
             preset: preset.into(),
             model: None,
-            dataset,
+            dataset: dataset.into(),
             epochs: None,
             batch_size: None,
             lr: None,
@@ -149,7 +152,8 @@ pub fn build_spec(o: &TrainOptions) -> anyhow::Result<ModelSpec> {
             spec.batch_size
         );
     }
-    spec.resolve(10)
+    // The layers only: the classes come from the data (train::fit).
+    spec.resolve_layers()
         .map_err(|e| anyhow::anyhow!("{what} {}: {e}", spec.name))?;
     Ok(spec)
 }
@@ -208,10 +212,7 @@ pub(crate) fn limit_test(data: &mut Dataset, n: Option<usize>) -> anyhow::Result
         if n == 0 {
             bail!("--test-limit must be at least 1");
         }
-        let n = n.min(data.test_labels.len());
-        let f = data.rows * data.cols;
-        data.test_images.truncate(n * f);
-        data.test_labels.truncate(n);
+        data.truncate_test(n);
     }
     Ok(())
 }
@@ -220,12 +221,12 @@ pub(crate) fn limit_test(data: &mut Dataset, n: Option<usize>) -> anyhow::Result
 /// state.safetensors, model.safetensors, metrics.csv, loss.png and
 /// accuracy.png or reconstructions.png.
 pub fn train(gpu: &Gpu, o: &TrainOptions) -> anyhow::Result<RunResult> {
-    let data = Dataset::load(&o.data_root, o.dataset)?;
+    let data = Dataset::load_source(&o.data_root, &o.dataset)?;
     train_on(gpu, o, data)
 }
 
 /// [`train`] on an already loaded dataset (`o.data_root` and `o.dataset`
-/// only label the run).
+/// only label the run, and tell `--resume` where to find the data again).
 pub fn train_on(gpu: &Gpu, o: &TrainOptions, data: Dataset) -> anyhow::Result<RunResult> {
     let spec = build_spec(o)?;
     // A run that is resumed or already finished needs no encoder.
@@ -252,8 +253,9 @@ pub fn train_spec(
 }
 
 /// The options and spec that continue the run in `dir` (`dae train
-/// --resume DIR`): its own settings, with `epochs` (to extend a finished
-/// run), `data_root` and `checkpoint_every` when given.
+/// --resume DIR`): its own settings and data source (an IDX folder or NumPy
+/// files by the absolute paths it recorded), with `epochs` (to extend a
+/// finished run), `data_root` and `checkpoint_every` when given.
 pub fn resume_options(
     dir: &std::path::Path,
     epochs: Option<usize>,
@@ -293,12 +295,7 @@ pub fn resume_options(
         }
         spec.epochs = e;
     }
-    let dataset: DatasetName = st
-        .config
-        .dataset
-        .parse()
-        .map_err(|e| anyhow::anyhow!("run state {}: dataset: {e}", path.display()))?;
-    let mut o = TrainOptions::new(&spec.name, dataset, dir.to_path_buf());
+    let mut o = TrainOptions::new(&spec.name, st.config.dataset.clone(), dir.to_path_buf());
     o.seed = st.config.seed;
     o.test_limit = st.config.test_limit;
     o.data_root = data_root.unwrap_or(st.config.data_root.clone());

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
+use crate::data::DataSource;
 use crate::nn::ModelSpec;
 use crate::report;
 use crate::train::{EpochMetrics, METRIC_SLOTS};
@@ -23,7 +24,10 @@ const FORMAT: &str = "dae-state-1";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunConfig {
     pub spec: ModelSpec,
-    pub dataset: String,
+    /// The data it trains on. A shipped dataset is stored as its plain name
+    /// (as states written before custom data hold it), other data by the
+    /// absolute paths it was given (see [`DataSource`]).
+    pub dataset: DataSource,
     pub seed: u64,
     pub test_limit: Option<usize>,
     /// Not part of the run's identity: may change on resume.

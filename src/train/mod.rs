@@ -8,6 +8,7 @@
 //! the only wait is the end-of-epoch readback of those few sums.
 
 mod bench;
+pub mod fit;
 pub mod infer;
 pub mod plan;
 mod submit;
@@ -99,25 +100,17 @@ impl<'g> Trainer<'g> {
         init: Option<Vec<f32>>,
         seed: u64,
     ) -> anyhow::Result<Trainer<'g>> {
-        let classes = 10;
-        let resolved = spec.resolve(classes).map_err(anyhow::Error::msg)?;
-        if spec.input.size() != dataset.rows * dataset.cols {
-            anyhow::bail!(
-                "model {} takes {} inputs but the dataset's images have {} pixels",
-                spec.name,
-                spec.input.size(),
-                dataset.rows * dataset.cols
-            );
-        }
+        let classes = dataset.num_classes;
+        let resolved = fit::check_fit(&spec, dataset).map_err(anyhow::Error::msg)?;
         // Every buffer's size, checked against the adapter's limits and the
         // host's memory before anything is allocated.
-        crate::nn::budget::check(
+        crate::nn::budget::check_data(
             &spec,
             &resolved,
             spec.batch_size,
-            dataset.train_labels.len(),
-            dataset.test_labels.len(),
-            dataset.rows * dataset.cols,
+            (dataset.train_labels.len(), dataset.test_labels.len()),
+            dataset.image_len(),
+            dataset.float_images.is_some(),
             &crate::nn::budget::Limits::for_gpu(gpu),
         )
         .map_err(|e| anyhow::anyhow!("model {}: {e}", spec.name))?;

@@ -56,6 +56,7 @@ impl Table {
         batch: usize,
         n_train: usize,
         n_test: usize,
+        float_images: bool,
     ) -> Result<Table, String> {
         let mut t = Table {
             entries: Vec::new(),
@@ -135,20 +136,28 @@ impl Table {
         let largest = r.inputs.iter().map(|s| u(s.size())).max().unwrap_or(1);
         t.batched("input gradient sink".into(), b, largest, batch_fix)?;
 
-        // GpuDataset::upload: u8 packed four to a word.
+        // GpuDataset::upload: u8 packed four to a word, or f32.
         let f = u(spec.input.size());
         let limit = "train on fewer images (--train-limit)";
         let test_fix = "use a dataset with fewer test images";
         for (split, count, fix) in [("train", u(n_train), limit), ("test", u(n_test), test_fix)] {
-            let bytes = mul(count, f, &format!("{split} images"), fix)?;
-            let detail = format!("{count} × {f} u8");
-            t.words(format!("{split} images"), detail, bytes.div_ceil(4), fix)?;
-            let staged = bytes.div_ceil(4) * 4;
-            let what = format!("{split} images upload staging (host)");
-            t.push(what, format!("{count} × {f} u8"), staged, Place::Host, fix);
-            if bytes % 4 != 0 {
-                let what = format!("{split} images padded copy (host)");
+            if float_images {
+                let values = mul(count, f, &format!("{split} images"), fix)?;
+                let detail = format!("{count} × {f} f32");
+                t.words(format!("{split} images"), detail.clone(), values, fix)?;
+                let what = format!("{split} images upload staging (host)");
+                t.push(what, detail, values * 4, Place::Host, fix);
+            } else {
+                let bytes = mul(count, f, &format!("{split} images"), fix)?;
+                let detail = format!("{count} × {f} u8");
+                t.words(format!("{split} images"), detail, bytes.div_ceil(4), fix)?;
+                let staged = bytes.div_ceil(4) * 4;
+                let what = format!("{split} images upload staging (host)");
                 t.push(what, format!("{count} × {f} u8"), staged, Place::Host, fix);
+                if bytes % 4 != 0 {
+                    let what = format!("{split} images padded copy (host)");
+                    t.push(what, format!("{count} × {f} u8"), staged, Place::Host, fix);
+                }
             }
             t.words(
                 format!("{split} labels"),

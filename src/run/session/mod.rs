@@ -45,7 +45,8 @@ pub(super) fn run(
     let folder = RunFolder::lock(&o.out)?;
     let config = RunConfig {
         spec: spec.clone(),
-        dataset: o.dataset.to_string(),
+        // Absolute paths: `--resume` and `dae eval` may run from elsewhere.
+        dataset: o.dataset.clone().absolute()?,
         seed: o.seed,
         test_limit: o.test_limit,
         checkpoint_every: o.checkpoint_every,
@@ -169,7 +170,7 @@ pub(super) fn run(
             metadata(&spec, o, epoch),
         )?;
         write_metrics(&folder, &history)?;
-        figures::write_figures(&mut trainer, &spec, &history, &o.out)?;
+        figures::write_figures(&mut trainer, &spec, &history, &o.out, data.image_shape())?;
         (epoch, step, sums) = (epoch + 1, 0, [0.0; METRIC_SLOTS]);
         if interrupt::requested() && epoch <= spec.epochs {
             return Err(ctx.interrupted(epoch, 0, trainer.train_steps).into());

@@ -24,7 +24,12 @@ pub fn input_program(
         &mut p,
         || "input (gather and noise)".into(),
         |p| {
-            p.push(gather::gather(
+            let gather = if split.float {
+                gather::gather_float
+            } else {
+                gather::gather
+            };
+            p.push(gather(
                 gpu,
                 &b.x_clean,
                 &b.labels,
