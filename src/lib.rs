@@ -2,9 +2,15 @@
 //!
 //! `gpu` is the runtime, `kernels` the host side of every WGSL shader,
 //! `reference` the CPU oracle of every kernel, `nn` the layers and presets,
-//! `optim` the optimizers, `train` the scheduler, `data` the datasets,
-//! `report` what a run writes, `run` a whole training run, `export` a
-//! checkpoint as a PyTorch or Keras model and `bench` the benchmarks.
+//! `optim` the optimizers, `train` the scheduler, `data` the datasets
+//! (shipped, IDX folders, NumPy), `report` what a run writes, `run` a whole
+//! training run, `experiment` the studies, `export` a checkpoint as a
+//! PyTorch or Keras model, `check` every kernel against the reference on
+//! the user's adapter, `tune` the per-adapter kernel choices and `bench`
+//! the benchmarks. Model files (TOML) are `nn::file`.
+
+// Every public item is documented; CI also builds the docs with -D warnings.
+#![deny(missing_docs)]
 
 pub mod bench;
 pub mod check;

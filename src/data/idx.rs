@@ -41,7 +41,9 @@ pub const MAX_INFLATE_RATIO: u64 = 1032;
 /// Which of the two IDX kinds a file should hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IdxKind {
+    /// An idx3 file of u8 images (magic 0x00000803).
     Images,
+    /// An idx1 file of u8 labels (magic 0x00000801).
     Labels,
 }
 
@@ -71,10 +73,13 @@ impl IdxKind {
 /// The payload of one IDX file, header checked and stripped.
 #[derive(Debug, Clone)]
 pub struct Idx {
+    /// Images or labels in the file.
     pub count: usize,
     /// (rows, cols) for images; (1, 1) for labels.
     pub rows: usize,
+    /// See `rows`.
     pub cols: usize,
+    /// count·rows·cols bytes, row-major.
     pub data: Vec<u8>,
 }
 

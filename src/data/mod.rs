@@ -142,10 +142,14 @@ pub struct FloatImages {
     pub test: Vec<f32>,
 }
 
-/// The four file names of a dataset folder, as published.
+/// The training images of a dataset folder, as published (the four file
+/// names of a folder are these).
 pub const TRAIN_IMAGES: &str = "train-images-idx3-ubyte.gz";
+/// The training labels of a dataset folder.
 pub const TRAIN_LABELS: &str = "train-labels-idx1-ubyte.gz";
+/// The test images of a dataset folder.
 pub const TEST_IMAGES: &str = "t10k-images-idx3-ubyte.gz";
+/// The test labels of a dataset folder.
 pub const TEST_LABELS: &str = "t10k-labels-idx1-ubyte.gz";
 
 /// Loads and cross-checks the images and labels files of one split

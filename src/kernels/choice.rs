@@ -55,6 +55,7 @@ impl Family {
         }
     }
 
+    /// The value `DAE_KERNELS` takes for this family.
     pub fn name(self) -> &'static str {
         match self {
             Family::Auto => "auto",
@@ -67,9 +68,13 @@ impl Family {
 /// One matmul or convolution pass, as the tuner and the cache key it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Op {
+    /// A matrix product (a dense layer's forward or backward pass).
     Matmul(Matmul),
+    /// A convolution's forward pass, y = conv(x, W).
     ConvForward(Conv2d),
+    /// A convolution's input gradient, dx from dy and W.
     ConvInput(Conv2d),
+    /// A convolution's weight gradient, dW from x and dy.
     ConvWeight(Conv2d),
 }
 

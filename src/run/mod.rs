@@ -47,17 +47,26 @@ pub struct TrainOptions {
     /// The data to train on: a shipped dataset (under `data_root`), an IDX
     /// folder or NumPy files.
     pub dataset: DataSource,
+    /// Epochs to train (default: the model's).
     pub epochs: Option<usize>,
+    /// Examples per optimizer step (default: the model's).
     pub batch_size: Option<usize>,
+    /// The optimizer's learning rate (default: the model's).
     pub lr: Option<f32>,
+    /// Seed of the initial weights, the shuffling, the noise and dropout:
+    /// the same seed gives the same run, bit for bit.
     pub seed: u64,
+    /// Input noise in training (default: the model's).
     pub noise: Option<Noise>,
+    /// Keras `l2(factor)` on every Dense kernel (default: the model's).
     pub l2: Option<f32>,
     /// Use only the first N training images.
     pub train_limit: Option<usize>,
     /// Use only the first N test images.
     pub test_limit: Option<usize>,
+    /// The run folder: state, checkpoint, metrics and figures.
     pub out: PathBuf,
+    /// The folder holding the shipped datasets (`mnist/`, `fashion-mnist/`).
     pub data_root: PathBuf,
     /// Show a progress bar.
     pub progress: bool,
@@ -199,10 +208,14 @@ fn check_options(o: &TrainOptions) -> anyhow::Result<()> {
 
 /// What a finished run reports.
 pub struct RunResult {
+    /// The model as trained, with the options applied.
     pub spec: ModelSpec,
+    /// One entry per finished epoch (including those of earlier sessions
+    /// of a resumed run).
     pub history: Vec<EpochMetrics>,
     /// Optimizer steps per epoch.
     pub steps_per_epoch: usize,
+    /// The run folder.
     pub out: PathBuf,
 }
 

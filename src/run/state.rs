@@ -23,12 +23,15 @@ const FORMAT: &str = "dae-state-1";
 /// with the same ones (the epoch count may grow).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunConfig {
+    /// The whole model with its training settings.
     pub spec: ModelSpec,
     /// The data it trains on. A shipped dataset is stored as its plain name
     /// (as states written before custom data hold it), other data by the
     /// absolute paths it was given (see [`DataSource`]).
     pub dataset: DataSource,
+    /// The run's seed.
     pub seed: u64,
+    /// The `--test-limit` every epoch evaluated with.
     pub test_limit: Option<usize>,
     /// Not part of the run's identity: may change on resume.
     pub checkpoint_every: Option<usize>,
@@ -72,18 +75,25 @@ impl RunConfig {
 /// See the module documentation.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunState {
+    /// The run's settings.
     pub config: RunConfig,
     /// Finished epochs.
     pub epochs_done: usize,
     /// Training steps done of epoch `epochs_done + 1`.
     pub steps_done: usize,
+    /// Optimizer steps in a whole epoch.
     pub steps_per_epoch: usize,
     /// Optimizer steps taken (Adam's t).
     pub global_step: u32,
     /// The GPU's metric sums of the unfinished epoch (zeros at a boundary).
     pub sums: [f32; METRIC_SLOTS],
+    /// The finished epochs' figures.
     pub history: Vec<EpochMetrics>,
+    /// The whole parameter buffer ([`crate::nn::params::ParamLayout`]'s
+    /// order), BatchNorm's running statistics included.
     pub params: Vec<f32>,
+    /// The optimizer's state buffers over the trainable range: Adam's m
+    /// and v, or SGD's velocity.
     pub optimizer: Vec<Vec<f32>>,
 }
 
@@ -93,6 +103,8 @@ impl RunState {
         self.epochs_done >= epochs && self.steps_done == 0
     }
 
+    /// Writes the state to `path` atomically (a temporary file, then a
+    /// rename).
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
         let mut tensors = vec![
             (
@@ -122,6 +134,8 @@ impl RunState {
             .with_context(|| format!("writing the run state {}", path.display()))
     }
 
+    /// Reads a state [`RunState::save`] wrote; a damaged file or one from
+    /// another version of dae is an error that says how to start again.
     pub fn load(path: &Path) -> anyhow::Result<RunState> {
         let ck = report::load_checkpoint(path)?;
         let bad = |what: &str| {

@@ -44,21 +44,28 @@ impl Form {
 /// The shape of one product: C is (m, n) and the sum runs over k.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Matmul {
+    /// Rows of C.
     pub m: usize,
+    /// The length of each dot product.
     pub k: usize,
+    /// Columns of C.
     pub n: usize,
+    /// Which operand is transposed, and so how A and B are laid out.
     pub form: Form,
+    /// Applied to each element of C (after the bias, where there is one).
     pub act: Activation,
 }
 
 impl Matmul {
-    /// Elements of A, B and C.
+    /// Elements of A.
     pub fn a_len(&self) -> usize {
         self.m * self.k
     }
+    /// Elements of B.
     pub fn b_len(&self) -> usize {
         self.k * self.n
     }
+    /// Elements of C.
     pub fn c_len(&self) -> usize {
         self.m * self.n
     }
