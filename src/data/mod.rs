@@ -14,16 +14,16 @@ pub mod custom;
 mod error;
 pub mod gpu;
 pub mod idx;
+mod name;
 pub mod npy;
 mod source;
 
-use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 pub use error::DataError;
 use idx::{read_idx_gz, IdxKind};
+pub use name::DatasetName;
 pub use source::{DataSource, NpyFiles};
 
 /// Image height of both shipped datasets.
@@ -34,72 +34,6 @@ pub const COLS: usize = 28;
 pub const NUM_CLASSES: usize = 10;
 /// Environment variable naming a data folder (holding mnist/ and fashion-mnist/).
 pub const DATA_ENV: &str = "DAE_DATA";
-
-const FASHION_CLASSES: [&str; NUM_CLASSES] = [
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-];
-const DIGIT_CLASSES: [&str; NUM_CLASSES] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
-
-/// One of the two shipped datasets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DatasetName {
-    /// Handwritten digits, data/mnist/.
-    Mnist,
-    /// Zalando's clothing images, data/fashion-mnist/.
-    FashionMnist,
-}
-
-impl DatasetName {
-    /// Both shipped datasets.
-    pub const ALL: [DatasetName; 2] = [DatasetName::Mnist, DatasetName::FashionMnist];
-
-    /// The name used on the command line and in file names.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DatasetName::Mnist => "mnist",
-            DatasetName::FashionMnist => "fashion-mnist",
-        }
-    }
-
-    /// The folder under the data root that holds this dataset's four files.
-    pub fn dir_name(self) -> &'static str {
-        self.as_str()
-    }
-
-    /// Human-readable class names, indexed by label.
-    pub fn class_names(self) -> &'static [&'static str; NUM_CLASSES] {
-        match self {
-            DatasetName::Mnist => &DIGIT_CLASSES,
-            DatasetName::FashionMnist => &FASHION_CLASSES,
-        }
-    }
-}
-
-impl fmt::Display for DatasetName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for DatasetName {
-    type Err = DataError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
-            "mnist" => Ok(DatasetName::Mnist),
-            "fashion-mnist" | "fashion_mnist" | "fashion" => Ok(DatasetName::FashionMnist),
-            _ => Err(DataError::UnknownDataset(s.to_string())),
-        }
-    }
-}
 
 /// A whole dataset in host memory: images NHWC, row-major
 /// `(count, rows, cols, channels)`, labels one byte each, all below
