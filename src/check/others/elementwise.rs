@@ -72,9 +72,36 @@ pub(super) fn all(k: &mut Cases) {
     }
     noise_cases(k);
     let b = k.batch(128, 32);
-    gather_case(k, 100, 784, b, 33, &format!("{b}x784 of 100 mnist"), 3200);
-    gather_case(k, 301, 13, 37, 296, "37x13 of 301, last ragged", 3201);
-    gather_float_case(k, 301, 13, 37, 296, "37x13 f32 of 301, last ragged", 3202);
+    gather_case(
+        k,
+        false,
+        100,
+        784,
+        b,
+        33,
+        &format!("{b}x784 of 100 mnist"),
+        3200,
+    );
+    gather_case(
+        k,
+        false,
+        301,
+        13,
+        37,
+        296,
+        "37x13 of 301, last ragged",
+        3201,
+    );
+    gather_case(
+        k,
+        true,
+        301,
+        13,
+        37,
+        296,
+        "37x13 f32 of 301, last ragged",
+        3202,
+    );
 }
 
 /// y = act(x) over n elements, x in ±6.
@@ -249,10 +276,12 @@ fn noise_case(k: &mut Cases, kind: Noise, n: usize, shape: &str, seed: u64) {
 }
 
 /// One batch gathered from `samples` random images starting at row
-/// `batch_start` of a shuffled index list.
+/// `batch_start` of a shuffled index list: from a u8 dataset (byte · 1/255)
+/// or, with `float`, an f32 one (the user's own float data, copied).
 #[allow(clippy::too_many_arguments)]
 fn gather_case(
     k: &mut Cases,
+    float: bool,
     samples: usize,
     features: usize,
     batch: usize,
@@ -260,9 +289,11 @@ fn gather_case(
     shape: &str,
     seed: u64,
 ) {
-    k.case("gather", "-", shape, |c| {
+    let name = if float { "gather float" } else { "gather" };
+    k.case(name, "-", shape, |c| {
         let mut r = StdRng::seed_from_u64(seed);
-        let images: Vec<u8> = (0..samples * features).map(|_| r.random()).collect();
+        let bytes: Vec<u8> = (0..samples * features).map(|_| r.random()).collect();
+        let floats: Vec<f32> = (0..samples * features).map(|_| r.random()).collect();
         let labels: Vec<u8> = (0..samples).map(|_| r.random()).collect();
         let mut indices: Vec<u32> = (0..samples as u32).collect();
         indices.shuffle(&mut r);
@@ -272,63 +303,32 @@ fn gather_case(
         };
         let gpu = c.gpu;
         let outs = on_gpu(|| {
-            let it = gpu.upload_u8("images", &images)?;
             let lt = gpu.upload_u8("labels", &labels)?;
             let idx = gpu.upload_u32("indices", &indices)?;
             let xt = nans(gpu, batch * features)?;
             let lo = gpu.upload_u32("labels_out", &vec![u32::MAX; batch])?;
-            let d = gather::gather(gpu, &xt, &lo, &it, &lt, &idx, samples, batch, features)?;
+            let d = if float {
+                let it = gpu.upload_f32("images", &floats)?;
+                gather::gather_float(gpu, &xt, &lo, &it, &lt, &idx, samples, batch, features)?
+            } else {
+                let it = gpu.upload_u8("images", &bytes)?;
+                gather::gather(gpu, &xt, &lo, &it, &lt, &idx, samples, batch, features)?
+            };
             run1(gpu, d, &step)?;
             Ok(vec![gpu.read_f32(&xt)?, as_f32(&gpu.read_u32(&lo)?)])
         });
         let (mut x, mut lab) = (vec![0.0; batch * features], vec![0; batch]);
-        reference::gather::gather(
-            &mut x, &mut lab, &images, &labels, &indices, batch, features, &step,
-        );
-        // tests/gather.rs gather_matches_reference: byte · (1/255) is one
-        // correctly rounded product, exact; the labels are copied.
-        c.check("x", pick(&outs, 0), &x, EXACT);
-        c.check("labels", pick(&outs, 1), &as_f32(&lab), EXACT);
-    });
-}
-
-/// [`gather_case`] for an f32 dataset (the user's own float data).
-#[allow(clippy::too_many_arguments)]
-fn gather_float_case(
-    k: &mut Cases,
-    samples: usize,
-    features: usize,
-    batch: usize,
-    batch_start: usize,
-    shape: &str,
-    seed: u64,
-) {
-    k.case("gather float", "-", shape, |c| {
-        let mut r = StdRng::seed_from_u64(seed);
-        let images: Vec<f32> = (0..samples * features).map(|_| r.random()).collect();
-        let labels: Vec<u8> = (0..samples).map(|_| r.random()).collect();
-        let mut indices: Vec<u32> = (0..samples as u32).collect();
-        indices.shuffle(&mut r);
-        let step = StepInfo {
-            batch_start: batch_start as u32,
-            ..StepInfo::default()
-        };
-        let gpu = c.gpu;
-        let outs = on_gpu(|| {
-            let it = gpu.upload_f32("images", &images)?;
-            let lt = gpu.upload_u8("labels", &labels)?;
-            let idx = gpu.upload_u32("indices", &indices)?;
-            let xt = nans(gpu, batch * features)?;
-            let lo = gpu.upload_u32("labels_out", &vec![u32::MAX; batch])?;
-            let d = gather::gather_float(gpu, &xt, &lo, &it, &lt, &idx, samples, batch, features)?;
-            run1(gpu, d, &step)?;
-            Ok(vec![gpu.read_f32(&xt)?, as_f32(&gpu.read_u32(&lo)?)])
-        });
-        let (mut x, mut lab) = (vec![0.0; batch * features], vec![0; batch]);
-        reference::gather::gather_float(
-            &mut x, &mut lab, &images, &labels, &indices, batch, features, &step,
-        );
-        // tests/gather.rs gather_float_matches_reference: a copy, exact.
+        if float {
+            reference::gather::gather_float(
+                &mut x, &mut lab, &floats, &labels, &indices, batch, features, &step,
+            );
+        } else {
+            reference::gather::gather(
+                &mut x, &mut lab, &bytes, &labels, &indices, batch, features, &step,
+            );
+        }
+        // tests/gather.rs: byte · (1/255) is one correctly rounded product,
+        // and a float is copied, so both are exact; the labels are copied.
         c.check("x", pick(&outs, 0), &x, EXACT);
         c.check("labels", pick(&outs, 1), &as_f32(&lab), EXACT);
     });
