@@ -192,7 +192,7 @@ fn conv2d_bias_grad_matches_reference() {
     let dyt = gpu.upload_f32("dy", &dy).unwrap();
     let dbt = gpu.upload_f32("db", &vec![f32::NAN; 64 + s.cout]).unwrap();
     let mut prog = Program::default();
-    prog.push(conv2d::bias_grad(gpu, dbt.at(64), &dyt, s).unwrap());
+    prog.extend(conv2d::bias_grad(gpu, dbt.at(64), &dyt, s).unwrap());
     run(gpu, prog);
     let got = gpu.read_f32(&dbt).unwrap();
     let mut want = vec![0.0; s.cout];

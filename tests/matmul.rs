@@ -255,6 +255,9 @@ fn bias_grad_matches_reference() {
         (256, 196, 0),
         (33, 784, 128),
         (3, 65, 0),
+        (20_000, 1, 3),
+        (4_097, 12, 4),
+        (300, 64, 4),
     ] {
         let dy = uniform(&mut r, rows * cols, -1.0, 1.0);
         let dyt = gpu.upload_f32("dy", &dy).unwrap();
@@ -262,7 +265,7 @@ fn bias_grad_matches_reference() {
             .upload_f32("db", &vec![f32::NAN; pad + cols + 1])
             .unwrap();
         let mut prog = Program::default();
-        prog.push(matmul::bias_grad(gpu, dbt.at(pad), dyt.view(), rows, cols).unwrap());
+        prog.extend(matmul::bias_grad(gpu, dbt.at(pad), dyt.view(), rows, cols).unwrap());
         prog.run(gpu, &StepInfo::default()).unwrap();
         let got = gpu.read_f32(&dbt).unwrap();
         let mut want = vec![0.0; cols];
@@ -282,6 +285,50 @@ fn bias_grad_matches_reference() {
             1e-5 * rows as f32,
             0.0,
         );
+    }
+}
+
+/// The split bias gradient adds every row exactly once: integer values sum
+/// exactly in f32, so any row lost or counted twice at a chunk boundary
+/// shows as a wrong integer.
+#[test]
+fn bias_grad_split_sums_every_row_once() {
+    let Some(gpu) = gpu() else { return };
+    let mut r = rng(8);
+    for (rows, cols, pad) in [
+        (65, 1, 0),
+        (20_001, 1, 5),
+        (4_097, 3, 0),
+        (4_097, 12, 4),
+        (73_728, 64, 0),
+        (129, 512, 8),
+    ] {
+        let (chunk, chunks) =
+            matmul::bias_grad_split(rows, if cols % 4 == 0 { cols / 4 } else { cols });
+        assert!(chunk * chunks >= rows && chunk * (chunks - 1) < rows);
+        let dy: Vec<f32> = uniform(&mut r, rows * cols, -3.0, 3.0)
+            .iter()
+            .map(|v| v.round())
+            .collect();
+        let dyt = gpu.upload_f32("dy", &dy).unwrap();
+        let dbt = gpu
+            .upload_f32("db", &vec![f32::NAN; pad + cols + 1])
+            .unwrap();
+        let mut prog = Program::default();
+        prog.extend(matmul::bias_grad(gpu, dbt.at(pad), dyt.view(), rows, cols).unwrap());
+        prog.run(gpu, &StepInfo::default()).unwrap();
+        let got = gpu.read_f32(&dbt).unwrap();
+        let mut want = vec![0.0; cols];
+        reference::matmul::bias_grad(&mut want, &dy, rows, cols);
+        assert_eq!(
+            &got[pad..pad + cols],
+            &want[..],
+            "bias_grad {rows}x{cols} ({chunks} chunks)"
+        );
+        assert!(got[..pad]
+            .iter()
+            .chain(&got[pad + cols..])
+            .all(|v| v.is_nan()));
     }
 }
 

@@ -35,6 +35,10 @@ pub(super) fn all(k: &mut Cases) {
     let b = k.batch(256, 32);
     bias_grad_case(k, b, 512, 64, &format!("{b}x512 mlp-dae"), 5020);
     bias_grad_case(k, 37, 65, 3, "37x65 ragged offset", 5021);
+    // Split into row chunks and reduced: one column over many rows, and a
+    // vec4 run whose last chunk is short.
+    bias_grad_case(k, 20_000, 1, 3, "20000x1 split", 5022);
+    bias_grad_case(k, 4_097, 12, 4, "4097x12 split vec4", 5023);
     let conv = |batch, h, w, cin, cout, padding| Conv2d {
         batch,
         h,
@@ -51,6 +55,13 @@ pub(super) fn all(k: &mut Cases) {
     // tests/conv2d.rs conv2d_bias_grad_matches_reference's shape.
     let ragged = conv(3, 7, 5, 3, 17, Padding::Valid);
     conv_bias_grad_case(k, ragged, "3x7x5x3->17 valid ragged", 5031);
+    // sp-cnn's 24x24x64 output and conv-dae's one-channel output, batch cut
+    // to 4: the pixel sums split into chunks.
+    let b = k.batch(128, 4);
+    let sp = conv(b, 26, 26, 32, 64, Padding::Valid);
+    conv_bias_grad_case(k, sp, &format!("{b}x26x26x32->64 sp-cnn"), 5032);
+    let last = conv(b, 28, 28, 32, 1, Padding::Same);
+    conv_bias_grad_case(k, last, &format!("{b}x28x28x32->1 conv-dae"), 5033);
 }
 
 /// Two sums of the same values added into slot 1.
@@ -129,8 +140,8 @@ fn bias_grad_case(k: &mut Cases, rows: usize, cols: usize, pad: usize, shape: &s
         let got = on_gpu(|| {
             let dyt = gpu.upload_f32("dy", &dy)?;
             let dbt = nans(gpu, pad + cols + 1)?;
-            let d = matmul::bias_grad(gpu, dbt.at(pad), dyt.view(), rows, cols)?;
-            run1(gpu, d, &StepInfo::default())?;
+            matmul::bias_grad(gpu, dbt.at(pad), dyt.view(), rows, cols)?
+                .run(gpu, &StepInfo::default())?;
             gpu.read_f32(&dbt)
         });
         let mut want = vec![f32::NAN; pad + cols + 1];
@@ -149,11 +160,7 @@ fn conv_bias_grad_case(k: &mut Cases, s: Conv2d, shape: &str, seed: u64) {
         let got = on_gpu(|| {
             let dyt = gpu.upload_f32("dy", &dy)?;
             let dbt = nans(gpu, 64 + s.cout)?;
-            run1(
-                gpu,
-                conv2d::bias_grad(gpu, dbt.at(64), &dyt, s)?,
-                &StepInfo::default(),
-            )?;
+            conv2d::bias_grad(gpu, dbt.at(64), &dyt, s)?.run(gpu, &StepInfo::default())?;
             gpu.read_f32(&dbt)
         });
         let mut want = vec![f32::NAN; 64 + s.cout];

@@ -411,6 +411,44 @@ fn bind(
     })
 }
 
+/// out\[i\] = Σ_s part\[s·len + i\] for i < len (out from its view's
+/// offset), the splits added in order: the reduction of split-K partial
+/// sums (conv2d weight gradients, bias gradients). The bind group keeps
+/// `part` alive.
+pub(crate) fn sum_splits(
+    gpu: &Gpu,
+    part: &Tensor,
+    out: View,
+    len: usize,
+    splits: usize,
+) -> Result<Dispatch, GpuError> {
+    let spec = KernelSpec::new(
+        "conv2d_reduce",
+        REDUCE_WGSL,
+        &[Binding::ReadOnly, Binding::ReadWrite, Binding::Uniform],
+    );
+    let kernel = gpu.kernel(&spec)?;
+    let rp = gpu.uniform(
+        "conv2d reduce params",
+        &ReduceParams {
+            len: len as u32,
+            splits: splits as u32,
+            out_off: out.offset as u32,
+            _pad: 0,
+        },
+    );
+    let group = kernel.bind(
+        gpu,
+        &[part.binding(), out.tensor.binding(), rp.as_entire_binding()],
+    );
+    Ok(Dispatch {
+        kernel,
+        group,
+        workgroups: groups_2d(groups(len, 64)),
+        params: Some(rp),
+    })
+}
+
 fn check_variant(gpu: &Gpu, variant: Variant) {
     assert!(
         variant.has_conv(),

@@ -139,42 +139,17 @@ pub fn backward_weight_variant(
         workgroups,
     )?);
     if splits > 1 {
-        let spec = KernelSpec::new(
-            "conv2d_reduce",
-            REDUCE_WGSL,
-            &[Binding::ReadOnly, Binding::ReadWrite, Binding::Uniform],
-        );
-        let kernel = gpu.kernel(&spec)?;
-        let rp = gpu.uniform(
-            "conv2d reduce params",
-            &ReduceParams {
-                len: (m * n) as u32,
-                splits: splits as u32,
-                out_off: dw.offset as u32,
-                _pad: 0,
-            },
-        );
-        // The bind group keeps the partial-sum buffer alive after `scratch`
-        // is dropped here.
-        let group = kernel.bind(
-            gpu,
-            &[out.binding(), dw.tensor.binding(), rp.as_entire_binding()],
-        );
-        prog.push(Dispatch {
-            kernel,
-            group,
-            workgroups: groups_2d(groups(m * n, 64)),
-            params: Some(rp),
-        });
+        prog.push(sum_splits(gpu, out, dw, m * n, splits)?);
     }
     Ok(prog)
 }
 
-/// db\[co\] = Σ_{n,oy,ox} dy\[n,oy,ox,co\], overwritten.
+/// db\[co\] = Σ_{n,oy,ox} dy\[n,oy,ox,co\], overwritten (split over pixels
+/// as [`matmul::bias_grad`](crate::kernels::matmul::bias_grad) splits rows).
 ///
 /// # Shapes
 /// dy (batch, oh, ow, cout), db (cout) from its view's offset.
-pub fn bias_grad(gpu: &Gpu, db: View, dy: &Tensor, shape: Conv2d) -> Result<Dispatch, GpuError> {
+pub fn bias_grad(gpu: &Gpu, db: View, dy: &Tensor, shape: Conv2d) -> Result<Program, GpuError> {
     check_len("bias_grad", "dy", dy.len, 0, shape.y_len());
     crate::kernels::matmul::bias_grad(gpu, db, dy.view(), shape.rows(), shape.cout)
 }

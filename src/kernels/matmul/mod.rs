@@ -15,7 +15,7 @@
 mod bias_grad;
 pub mod wide;
 
-pub use bias_grad::bias_grad;
+pub use bias_grad::{bias_grad, bias_grad_split};
 
 use crate::gpu::{groups, groups_2d, Binding, Dispatch, Gpu, GpuError, KernelSpec, View};
 use crate::kernels::activation::Activation;
@@ -172,6 +172,7 @@ pub const SHADERS: &[(&str, &str)] = &[
     ),
     ("matmul_tiled.wgsl", TILED_WGSL),
     ("bias_grad.wgsl", BIAS_GRAD_WGSL),
+    ("bias_grad_vec4.wgsl", BIAS_GRAD_VEC4_WGSL),
     wide::SHADERS[0],
     wide::SHADERS[1],
     wide::SHADERS[2],
@@ -180,6 +181,7 @@ pub const SHADERS: &[(&str, &str)] = &[
 
 const TILED_WGSL: &str = include_str!("../../../shaders/matmul_tiled.wgsl");
 const BIAS_GRAD_WGSL: &str = include_str!("../../../shaders/bias_grad.wgsl");
+const BIAS_GRAD_VEC4_WGSL: &str = include_str!("../../../shaders/bias_grad_vec4.wgsl");
 
 /// Subgroup sizes the subgroup kernels are generated for (by
 /// `tools/gen_matmul.py` and `tools/gen_conv2d.py`).

@@ -42,7 +42,7 @@ pub(super) fn backward<'a>(
     let w = m.layout.offset(i, Role::Kernel);
     if s.l.trainable {
         p.extend(conv2d::backward_weight(gpu, m.grads.at(w), dz, s.x, shape)?);
-        p.push(conv2d::bias_grad(
+        p.extend(conv2d::bias_grad(
             gpu,
             m.grads.at(m.layout.offset(i, Role::Bias)),
             dz,

@@ -69,7 +69,7 @@ pub(super) fn backward<'a>(
                 act: Activation::Identity,
             },
         )?);
-        p.push(matmul::bias_grad(
+        p.extend(matmul::bias_grad(
             gpu,
             m.grads.at(m.layout.offset(i, Role::Bias)),
             dz.view(),
