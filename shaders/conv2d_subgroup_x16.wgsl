@@ -2,13 +2,14 @@
 // subgroupBroadcast of A, for CPU drivers (lavapipe): the vec4 fast path.
 // A is the im2col view of the source image, gathered on the fly (taps in the
 // padding read as 0); nothing is materialised.
-//   PASS 0 (forward):        src x (batch, sh, sw, sc), B = W (ks, ks, sc, n) + w_off,
+//   PASS 0 (forward):        src x (batch, sh, sw, sc), B = W (kh, kw, sc, n) + w_off,
 //                            C = y (batch, dh, dw, n), bias (n) + b_off.
 //   PASS 1 (backward input): src dy (batch, sh, sw, sc), B[(tap, co), ci] = W[tap, ci, co]
-//                            (W (ks, ks, n, sc) + w_off), C = dx (batch, dh, dw, n).
+//                            (W (kh, kw, n, sc) + w_off), C = dx (batch, dh, dw, n).
 //   Row m of C is destination pixel (b, y, x); column k of A is (ky, kx, c) and
-//   reads src[b, y + sgn*ky + off, x + sgn*kx + off, c] (forward sgn 1, off -pad;
-//   backward input sgn -1, off +pad: the flipped kernel). Needs sc, n and the
+//   reads src[b, y + sgn*ky + offy, x + sgn*kx + offx, c] (forward sgn 1, off -pad;
+//   backward input sgn -1, off +pad: the flipped kernel; a sub-pixel phase of an
+//   upsampled convolution has its own kh x kw and offsets). Needs sc, n and the
 //   offsets to be multiples of 4; other shapes use conv2d_subgroup_ragged.wgsl.
 //   C is overwritten.
 // Dispatch: workgroup 64 = 64 / S subgroups of exactly S lanes; one subgroup per
@@ -28,8 +29,9 @@ struct Params {
     m: u32, k: u32, n: u32, act: u32,
     alpha: f32, has_bias: u32, w_off: u32, b_off: u32,
     tiles_n: u32, tiles: u32, chunk: u32, c_off: u32,
-    ks: u32, sh: u32, sw: u32, sc: u32,
-    dh: u32, dw: u32, sgn: i32, off: i32,
+    kw: u32, sh: u32, sw: u32, sc: u32,
+    dh: u32, dw: u32, sgn: i32, offy: i32,
+    kh: u32, offx: i32, _p0: u32, _p1: u32,
 }
 
 // 0: forward, 1: backward input
@@ -113,11 +115,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
     let nc1 = min(cc0 + 1u, N - 1u);
     let nc2 = min(cc0 + 2u, N - 1u);
     let nc3 = min(cc0 + 3u, N - 1u);
-    for (var ky = 0u; ky < p.ks; ky++) {
-        let oy = p.sgn * i32(ky) + p.off;
-        for (var kx = 0u; kx < p.ks; kx++) {
-            let ox = p.sgn * i32(kx) + p.off;
-            let tap = ky * p.ks + kx;
+    for (var ky = 0u; ky < p.kh; ky++) {
+        let oy = p.sgn * i32(ky) + p.offy;
+        for (var kx = 0u; kx < p.kw; kx++) {
+            let ox = p.sgn * i32(kx) + p.offx;
+            let tap = ky * p.kw + kx;
             // Source pixel of each row for this tap; padding reads 0 from a clamped address.
             let sy0 = py0 + oy; let sx0 = px0 + ox;
             let ok0 = sy0 >= 0 && sy0 < SH && sx0 >= 0 && sx0 < SW;

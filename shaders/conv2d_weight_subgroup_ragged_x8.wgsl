@@ -2,7 +2,7 @@
 // with subgroupBroadcast, for CPU drivers (lavapipe): the path for any channel
 // count (scalar loads). Same bindings and meaning as conv2d_weight_subgroup.wgsl:
 //   x (batch, sh, sw, sc), dy (batch, dh, dw, n) = B (k, n) with k = batch*dh*dw.
-//   C[(ky,kx,c), co] = Σ_pixels x[b, y + ky + off, x + kx + off, c]·dy[b, y, x, co],
+//   C[(ky,kx,c), co] = Σ_pixels x[b, y + ky + offy, x + kx + offx, c]·dy[b, y, x, co],
 //   split K: split s writes C + c_off + s*m*n, overwritten.
 // Dispatch as conv2d_weight_subgroup.wgsl: one S-lane subgroup per (split,
 // 32 x 4S tile), workgroup 64; each lane's 32 / S rows of A are decomposed into
@@ -15,8 +15,9 @@ struct Params {
     m: u32, k: u32, n: u32, act: u32,
     alpha: f32, has_bias: u32, w_off: u32, b_off: u32,
     tiles_n: u32, tiles: u32, chunk: u32, c_off: u32,
-    ks: u32, sh: u32, sw: u32, sc: u32,
-    dh: u32, dw: u32, sgn: i32, off: i32,
+    kw: u32, sh: u32, sw: u32, sc: u32,
+    dh: u32, dw: u32, sgn: i32, offy: i32,
+    kh: u32, offx: i32, _p0: u32, _p1: u32,
 }
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;     // x
@@ -94,13 +95,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
     let SH = i32(p.sh); let SW = i32(p.sw);
     // This lane's 4 rows of A, each (ky, kx, c), clamped into range.
     let rq0 = min(ra + 0u, M - 1u); let tq0 = rq0 / p.sc; let cq0 = rq0 % p.sc;
-    let oy0 = i32(tq0 / p.ks) + p.off; let ox0 = i32(tq0 % p.ks) + p.off;
+    let oy0 = i32(tq0 / p.kw) + p.offy; let ox0 = i32(tq0 % p.kw) + p.offx;
     let rq1 = min(ra + 1u, M - 1u); let tq1 = rq1 / p.sc; let cq1 = rq1 % p.sc;
-    let oy1 = i32(tq1 / p.ks) + p.off; let ox1 = i32(tq1 % p.ks) + p.off;
+    let oy1 = i32(tq1 / p.kw) + p.offy; let ox1 = i32(tq1 % p.kw) + p.offx;
     let rq2 = min(ra + 2u, M - 1u); let tq2 = rq2 / p.sc; let cq2 = rq2 % p.sc;
-    let oy2 = i32(tq2 / p.ks) + p.off; let ox2 = i32(tq2 % p.ks) + p.off;
+    let oy2 = i32(tq2 / p.kw) + p.offy; let ox2 = i32(tq2 % p.kw) + p.offx;
     let rq3 = min(ra + 3u, M - 1u); let tq3 = rq3 / p.sc; let cq3 = rq3 % p.sc;
-    let oy3 = i32(tq3 / p.ks) + p.off; let ox3 = i32(tq3 % p.ks) + p.off;
+    let oy3 = i32(tq3 / p.kw) + p.offy; let ox3 = i32(tq3 % p.kw) + p.offx;
     let nc0 = min(cc0 + 0u, N - 1u);
     let nc1 = min(cc0 + 1u, N - 1u);
     let nc2 = min(cc0 + 2u, N - 1u);

@@ -1,8 +1,8 @@
 // Convolution weight gradient as an implicit GEMM C = Aᵀ·B, register-blocked
 // with subgroupBroadcast, for CPU drivers (lavapipe): the vec4 fast path.
 //   x (batch, sh, sw, sc), dy (batch, dh, dw, n) = B (k, n) with k = batch*dh*dw.
-//   A[(b,y,x), (ky,kx,c)] = x[b, y + ky + off, x + kx + off, c] (off = -pad), 0 in
-//   the padding, so C[(ky,kx,c), co] = dW (ks, ks, sc, n), m = ks*ks*sc rows.
+//   A[(b,y,x), (ky,kx,c)] = x[b, y + ky + offy, x + kx + offx, c] (offsets -pad), 0
+//   in the padding, so C[(ky,kx,c), co] = dW (kh, kw, sc, n), m = kh*kw*sc rows.
 //   Split K: tile t of split s sums k in [s*chunk, min((s+1)*chunk, k)) and
 //   writes C + c_off + s*m*n, overwritten (the host sums the splits with
 //   conv2d_reduce.wgsl, or writes dW directly when there is one split).
@@ -21,8 +21,9 @@ struct Params {
     m: u32, k: u32, n: u32, act: u32,
     alpha: f32, has_bias: u32, w_off: u32, b_off: u32,
     tiles_n: u32, tiles: u32, chunk: u32, c_off: u32,
-    ks: u32, sh: u32, sw: u32, sc: u32,
-    dh: u32, dw: u32, sgn: i32, off: i32,
+    kw: u32, sh: u32, sw: u32, sc: u32,
+    dh: u32, dw: u32, sgn: i32, offy: i32,
+    kh: u32, offx: i32, _p0: u32, _p1: u32,
 }
 
 @group(0) @binding(0) var<storage, read> a: array<vec4<f32>>;     // x
@@ -100,7 +101,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
     let ja = ra % 4u;
     let rb = min(ra - ja, M - 4u);
     let tap = rb / p.sc; let cq = (rb % p.sc) / 4u;
-    let oy = i32(tap / p.ks) + p.off; let ox = i32(tap % p.ks) + p.off;
+    let oy = i32(tap / p.kw) + p.offy; let ox = i32(tap % p.kw) + p.offx;
     let cv = p.sc / 4u;
     let ncl = min(cc0, N - 4u);
     for (var kk = k0; kk < k1; kk += 4u) {

@@ -208,6 +208,7 @@ struct Params {
     tiles: u32,
     chunk: u32,
     c_off: u32,
+    /// Kernel width (and height when `kh` is 0: square).
     ks: u32,
     sh: u32,
     sw: u32,
@@ -215,9 +216,16 @@ struct Params {
     dh: u32,
     dw: u32,
     sgn: i32,
+    /// Source row offset of tap row 0 (and column offset when `kh` is 0).
     off: i32,
+    /// Kernel height, or 0 for a square ks × ks kernel with one offset; set
+    /// by sub-pixel phases (kh × ks taps at (off, offx)). Read by the
+    /// generated subgroup kernels only; [`bind`] fills it in for square ones.
+    kh: u32,
+    offx: i32,
+    _pad: [u32; 2],
 }
-const _: () = assert!(std::mem::size_of::<Params>() == 80);
+const _: () = assert!(std::mem::size_of::<Params>() == 96);
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -336,6 +344,9 @@ fn common(shape: Conv2d) -> Params {
         dw: 0,
         sgn: 1,
         off: 0,
+        kh: 0,
+        offx: 0,
+        _pad: [0; 2],
     }
 }
 
@@ -392,7 +403,12 @@ fn bind(
     workgroups: [u32; 3],
 ) -> Result<Dispatch, GpuError> {
     let kernel = gpu.kernel(spec)?;
-    let params_buf = gpu.uniform(label, params);
+    let mut params = *params;
+    if params.kh == 0 {
+        params.kh = params.ks;
+        params.offx = params.off;
+    }
+    let params_buf = gpu.uniform(label, &params);
     let group = kernel.bind(
         gpu,
         &[
