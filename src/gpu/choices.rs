@@ -64,6 +64,20 @@ impl Gpu {
         self.autotune.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    /// With `on` (the default unless `DAE_SUBPIXEL=off`), plans built
+    /// afterwards run a convolution of an UpSample's output in sub-pixel form
+    /// ([`crate::kernels::conv2d::subpixel`]) where it applies; off, as two
+    /// layers.
+    pub fn set_subpixel(&self, on: bool) {
+        self.subpixel
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// See [`Gpu::set_subpixel`].
+    pub fn subpixel(&self) -> bool {
+        self.subpixel.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Every tuned choice, sorted by key.
     pub fn tuned_choices(&self) -> Vec<(String, Variant)> {
         let mut v: Vec<_> = self

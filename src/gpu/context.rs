@@ -143,6 +143,9 @@ pub struct Gpu {
     /// Whether building a training plan first tunes its passes; see
     /// [`Gpu::set_autotune`].
     pub(super) autotune: std::sync::atomic::AtomicBool,
+    /// Whether an upsampled convolution runs in sub-pixel form; see
+    /// [`Gpu::set_subpixel`].
+    pub(super) subpixel: std::sync::atomic::AtomicBool,
     /// Every pass key a launcher asked [`Variant::choose`] about.
     pub(super) asked: Mutex<std::collections::BTreeSet<String>>,
 }
@@ -272,6 +275,7 @@ impl Gpu {
     async fn open(adapter: wgpu::Adapter, request: Request) -> Result<Gpu, GpuError> {
         let info = adapter.get_info();
         let family = Family::from_env().map_err(GpuError::Kernels)?;
+        let subpixel = crate::kernels::choice::subpixel_from_env().map_err(GpuError::Kernels)?;
         let adapter_limits = adapter.limits();
         let (limits, wanted_features) = match request {
             Request::Env => {
@@ -337,6 +341,7 @@ impl Gpu {
             family,
             tuned: Mutex::new(HashMap::new()),
             autotune: std::sync::atomic::AtomicBool::new(false),
+            subpixel: std::sync::atomic::AtomicBool::new(subpixel),
             asked: Mutex::new(Default::default()),
         })
         .and_then(|gpu| {

@@ -18,6 +18,26 @@ use crate::kernels::matmul::{Form, Matmul, Variant};
 /// The environment variable that forces a kernel family.
 pub const ENV: &str = "DAE_KERNELS";
 
+/// The environment variable that turns the sub-pixel form of upsampled
+/// convolutions off (`off` or `0`; `on`, `1` or unset: on).
+pub const SUBPIXEL_ENV: &str = "DAE_SUBPIXEL";
+
+/// `DAE_SUBPIXEL` from the environment.
+pub fn subpixel_from_env() -> Result<bool, String> {
+    let v = match std::env::var(SUBPIXEL_ENV) {
+        Ok(v) => v,
+        Err(std::env::VarError::NotPresent) => return Ok(true),
+        Err(std::env::VarError::NotUnicode(_)) => String::from("(not UTF-8)"),
+    };
+    match v.trim().to_ascii_lowercase().as_str() {
+        "" | "on" | "1" => Ok(true),
+        "off" | "0" => Ok(false),
+        other => Err(format!(
+            "{SUBPIXEL_ENV}={other:?} is neither on nor off.\n  fix: set {SUBPIXEL_ENV} to on or off, or unset it"
+        )),
+    }
+}
+
 /// What `DAE_KERNELS` asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Family {

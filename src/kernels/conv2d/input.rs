@@ -124,6 +124,19 @@ fn backward_input_impl(
 
 /// wt (k, k, cout, cin) = W (k, k, cin, cout) with its channel axes swapped.
 fn transpose_w(gpu: &Gpu, wt: &Tensor, w: View, shape: Conv2d) -> Result<Dispatch, GpuError> {
+    transpose_slabs(gpu, wt, w, shape.w_len(), shape.cin, shape.cout)
+}
+
+/// wt (taps, cout, cin) = w (taps, cin, cout) from its view's offset, for
+/// `len` = taps·cin·cout elements: each tap's slab transposed.
+pub(super) fn transpose_slabs(
+    gpu: &Gpu,
+    wt: &Tensor,
+    w: View,
+    len: usize,
+    cin: usize,
+    cout: usize,
+) -> Result<Dispatch, GpuError> {
     let spec = KernelSpec::new(
         "conv2d_transpose_w",
         TRANSPOSE_WGSL,
@@ -133,9 +146,9 @@ fn transpose_w(gpu: &Gpu, wt: &Tensor, w: View, shape: Conv2d) -> Result<Dispatc
     let params = gpu.uniform(
         "conv2d transpose_w params",
         &TransposeParams {
-            len: shape.w_len() as u32,
-            cin: shape.cin as u32,
-            cout: shape.cout as u32,
+            len: len as u32,
+            cin: cin as u32,
+            cout: cout as u32,
             w_off: w.offset as u32,
         },
     );
@@ -147,7 +160,7 @@ fn transpose_w(gpu: &Gpu, wt: &Tensor, w: View, shape: Conv2d) -> Result<Dispatc
     Ok(Dispatch {
         kernel,
         group,
-        workgroups: groups_2d(groups(shape.w_len(), 64)),
+        workgroups: groups_2d(groups(len, 64)),
         params: Some(params),
     })
 }

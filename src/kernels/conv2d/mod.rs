@@ -22,6 +22,7 @@ use crate::kernels::conv2d_direct::{self, Pass};
 pub use crate::kernels::matmul::Variant;
 
 mod input;
+pub mod subpixel;
 mod weight;
 pub use input::{backward_input, backward_input_program, backward_input_variant};
 pub use weight::{backward_weight, backward_weight_variant, bias_grad};
@@ -162,6 +163,8 @@ pub const SHADERS: &[(&str, &str)] = &[
     ("conv2d_reduce.wgsl", REDUCE_WGSL),
     ("conv2d_narrow.wgsl", NARROW_WGSL),
     ("conv2d_transpose_w.wgsl", TRANSPOSE_WGSL),
+    ("subpixel_slabs.wgsl", subpixel::SLABS_WGSL),
+    ("subpixel_shuffle.wgsl", subpixel::SHUFFLE_WGSL),
 ];
 
 const TILED_WGSL: &str = include_str!("../../../shaders/conv2d_tiled.wgsl");

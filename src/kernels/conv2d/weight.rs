@@ -52,14 +52,42 @@ pub fn backward_weight_variant(
     {
         return conv2d_direct::backward_weight(gpu, dw, dy, x, shape);
     }
-    let (m, k, n) = (shape.k * shape.k * shape.cin, shape.rows(), shape.cout);
+    let params = Params {
+        m: (shape.k * shape.k * shape.cin) as u32,
+        k: shape.rows() as u32,
+        n: shape.cout as u32,
+        sh: shape.h as u32,
+        sw: shape.w as u32,
+        sc: shape.cin as u32,
+        dh: shape.out_h() as u32,
+        dw: shape.out_w() as u32,
+        sgn: 1,
+        off: -(shape.pad() as i32),
+        ..common(shape)
+    };
+    weight_program(gpu, dw, dy, x, params, variant)
+}
+
+/// The weight-gradient GEMM described by `params` (m, k, n, the source and
+/// destination sizes, the taps and their offsets set; the split, tiles and
+/// output offset are chosen here), split over pixels and reduced into `dw`.
+pub(super) fn weight_program(
+    gpu: &Gpu,
+    dw: View,
+    dy: &Tensor,
+    x: &Tensor,
+    mut params: Params,
+    variant: Variant,
+) -> Result<Program, GpuError> {
+    let (m, k, n) = (params.m as usize, params.k as usize, params.n as usize);
+    let cin = params.sc as usize;
     // The reduction over pixels is long and C small: split it until the
     // machine has enough independent tiles, keeping each split long enough
     // that the partial sums cost little to reduce. On the CPU also short
     // enough that its slice of x and dy stays in cache while all tiles of
     // the split read it (otherwise every tile streams all of x and dy from
     // memory: 3.6x slower on the 30x30x112 layer).
-    let narrow = variant == Variant::Subgroup && n == 1 && shape.cin.is_multiple_of(4);
+    let narrow = variant == Variant::Subgroup && n == 1 && cin.is_multiple_of(4);
     let (tiles_mn, target, min_chunk) = match variant {
         Variant::Subgroup if narrow => (m / 4, 64usize * 64, 512),
         Variant::Subgroup => (
@@ -74,23 +102,10 @@ pub fn backward_weight_variant(
     let want = target.div_ceil(tiles_mn).clamp(1, max_splits);
     let mut chunk = k.div_ceil(want).next_multiple_of(4);
     if variant == Variant::Subgroup {
-        chunk = chunk.min(CACHE_WORDS / (shape.cin + n)).max(min_chunk);
+        chunk = chunk.min(CACHE_WORDS / (cin + n)).max(min_chunk);
     }
     let splits = k.div_ceil(chunk);
-    let mut params = Params {
-        m: m as u32,
-        k: k as u32,
-        n: n as u32,
-        chunk: chunk as u32,
-        sh: shape.h as u32,
-        sw: shape.w as u32,
-        sc: shape.cin as u32,
-        dh: shape.out_h() as u32,
-        dw: shape.out_w() as u32,
-        sgn: 1,
-        off: -(shape.pad() as i32),
-        ..common(shape)
-    };
+    params.chunk = chunk as u32;
     let scratch;
     let out: &Tensor = if splits > 1 {
         scratch = gpu.zeros("conv2d dW partials", splits * m * n)?;
@@ -105,9 +120,8 @@ pub fn backward_weight_variant(
             (spec, groups_2d(groups(tiles_mn * splits, 64)))
         }
         Variant::Subgroup => {
-            let aligned = shape.cin.is_multiple_of(4)
-                && n.is_multiple_of(4)
-                && params.c_off.is_multiple_of(4);
+            let aligned =
+                cin.is_multiple_of(4) && n.is_multiple_of(4) && params.c_off.is_multiple_of(4);
             let stem = if aligned {
                 "conv2d_weight_subgroup"
             } else {
