@@ -222,3 +222,51 @@ fn subpixel_refuses_what_it_cannot_run() {
     let ratio = sp.conv.flops() / sp.flops();
     assert!((ratio - 2.25).abs() < 0.01, "{ratio}");
 }
+
+/// conv-dae (two of its upsamplings absorbed) trains to the same losses and
+/// weights with the form as with the separate layers. Its own device: the
+/// switch is per device and the other tests here share theirs.
+#[test]
+fn training_with_the_form_matches_the_separate_layers() {
+    use dae::data::DatasetName;
+    use dae::run::{self, TrainOptions};
+    let Some(shared) = gpu() else { return };
+    if !subpixel_runs(shared) {
+        return;
+    }
+    let gpu = Gpu::new().unwrap();
+    // conv-dae's first decoder upsampling: 4x4x16 -> 8x8x16 is not it; 7x7 is.
+    let first = shape((128, 7, 7, 16, 16, 3, Padding::Same, 2));
+    assert!(subpixel::applies(&gpu, &first, &[W_OFF, W_OFF * 2]));
+    let train = |on: bool| {
+        gpu.set_subpixel(on);
+        let out =
+            std::env::temp_dir().join(format!("dae-test-{}-subpixel-{on}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&out);
+        let mut o = TrainOptions::new("conv-dae", DatasetName::Mnist, out.clone());
+        o.epochs = Some(2);
+        o.train_limit = Some(512);
+        o.test_limit = Some(256);
+        let r = run::train(&gpu, &o).unwrap();
+        let ckpt = dae::report::load_checkpoint(&out.join("model.safetensors")).unwrap();
+        let _ = std::fs::remove_dir_all(&out);
+        (r.history, ckpt)
+    };
+    let (h_off, w_off) = train(false);
+    let (h_on, w_on) = train(true);
+    assert_eq!(h_off.len(), 2);
+    assert_eq!(h_on.len(), 2);
+    for (a, b) in h_off.iter().zip(&h_on) {
+        for (x, y) in [(a.train_loss, b.train_loss), (a.test_loss, b.test_loss)] {
+            assert!((x - y).abs() <= 1e-4 * x.abs(), "losses {a:?} vs {b:?}");
+        }
+    }
+    assert!(!w_off.tensors.is_empty());
+    assert_eq!(w_off.tensors.len(), w_on.tensors.len());
+    for ((name, _, a), (_, _, b)) in w_off.tensors.iter().zip(&w_on.tensors) {
+        let scale = a.iter().fold(0f32, |m, v| m.max(v.abs()));
+        for (x, y) in a.iter().zip(b.iter()) {
+            assert!((x - y).abs() <= 1e-3 * scale, "{name}: {x} vs {y}");
+        }
+    }
+}

@@ -3,6 +3,7 @@
 //! gradients, input gradient).
 
 use crate::gpu::{Dispatch, GpuError, Program, Tensor};
+use crate::kernels::conv2d::subpixel::{self, Subpixel};
 use crate::kernels::conv2d::{self, Conv2d, Padding};
 use crate::nn::params::Role;
 use crate::nn::{Act, Layer, Loss, Shape};
@@ -61,7 +62,60 @@ pub(super) fn backward<'a>(
     Ok(())
 }
 
-fn conv_shape(l: &Layer, input: Shape, batch: usize) -> Conv2d {
+/// y = act(conv(upsample(x), W) + b) in sub-pixel form, from the UpSample's
+/// input `s.x`.
+pub(super) fn forward_subpixel(s: &Site, act: Act, sp: Subpixel) -> Result<Program, GpuError> {
+    let m = s.m;
+    subpixel::forward(
+        s.gpu,
+        s.y,
+        s.x,
+        m.params.at(m.layout.offset(s.i, Role::Kernel)),
+        m.params.at(m.layout.offset(s.i, Role::Bias)),
+        sp,
+        act.kernel(),
+    )
+}
+
+/// [`backward`] of the sub-pixel form: `s.x` is the UpSample's input and
+/// `dx` its input gradient.
+pub(super) fn backward_subpixel<'a>(
+    p: &mut Program,
+    s: &Site<'a>,
+    dy: &'a Tensor,
+    dx: Option<&Tensor>,
+    act: Act,
+    sp: Subpixel,
+) -> Result<(), GpuError> {
+    let (gpu, m, i) = (s.gpu, s.m, s.i);
+    let last = m.spec.layers.len() - 1;
+    let fused = i == last && matches!((m.spec.loss, act), (Loss::Bce, Act::Sigmoid));
+    let dz = s.pre_activation_grad(p, dy, act, fused)?;
+    let w = m.layout.offset(i, Role::Kernel);
+    let dw = s.l.trainable.then(|| m.grads.at(w));
+    if s.l.trainable {
+        p.extend(conv2d::bias_grad(
+            gpu,
+            m.grads.at(m.layout.offset(i, Role::Bias)),
+            dz,
+            sp.conv,
+        )?);
+    }
+    if dw.is_some() || dx.is_some() {
+        p.extend(subpixel::backward(
+            gpu,
+            dz,
+            s.x,
+            m.params.at(w),
+            dw,
+            dx,
+            sp,
+        )?);
+    }
+    Ok(())
+}
+
+pub(super) fn conv_shape(l: &Layer, input: Shape, batch: usize) -> Conv2d {
     let Layer::Conv2d {
         filters,
         kernel,

@@ -2,15 +2,22 @@
 //! normalisation followed by a (training-mode) Dropout and an Activation,
 //! an Activation's backward followed by its Dropout's, and a MaxPool's or
 //! UpSample's backward followed by the activation gradient of the Conv2d or
-//! Dense before it. Each fused pass
+//! Dense before it, and an UpSample absorbed by the Conv2d after it (the
+//! sub-pixel form, [`subpixel`]). Each fused pass
 //! computes bit for bit what the separate passes would (tested in
-//! tests/fusion.rs); it saves the dispatches and the passes over memory.
+//! tests/fusion.rs), except the sub-pixel form, which sums the products in
+//! another order (tested against the reference in tests/subpixel.rs, and a
+//! training run against the separate passes); it saves the dispatches and
+//! the passes over memory.
 
+use crate::gpu::Gpu;
 use crate::kernels::activation::Activation;
 use crate::kernels::batchnorm::Epilogue;
+use crate::kernels::conv2d::subpixel::{self as sp, Subpixel};
+use crate::nn::params::Role;
 use crate::nn::{Layer, Loss, ModelSpec};
 
-use super::Mode;
+use super::{GpuModel, Mode};
 
 /// The dropout stream of layer `i`, as its own pass draws it.
 pub(super) fn dropout_stream(i: usize) -> u32 {
@@ -66,8 +73,10 @@ pub(super) fn dropout_before(spec: &ModelSpec, j: usize) -> Option<(f32, u32)> {
 /// For the Conv2d or Dense at `i`: whether the MaxPool or UpSample right
 /// after it computes its pre-activation gradient (the activation's slope
 /// applied in the pooling's backward pass, into the layer's dz buffer), and
-/// with which activation.
-pub(super) fn slope_by_next(spec: &ModelSpec, i: usize) -> Option<Activation> {
+/// with which activation. Not when that UpSample is absorbed by the
+/// convolution after it ([`subpixel`]): its input gradient is plain.
+pub(super) fn slope_by_next(gpu: &Gpu, m: &GpuModel, batch: usize, i: usize) -> Option<Activation> {
+    let spec = &m.spec;
     let act = match &spec.layers.get(i)?.layer {
         Layer::Conv2d { act, .. } | Layer::Dense { act, .. } => act.kernel(),
         _ => return None,
@@ -76,5 +85,31 @@ pub(super) fn slope_by_next(spec: &ModelSpec, i: usize) -> Option<Activation> {
     let pools = matches!(next, Layer::MaxPool { .. } | Layer::UpSample { .. });
     // A last layer's sigmoid is differentiated by the BCE loss instead.
     let last = i + 1 == spec.layers.len() && spec.loss == Loss::Bce;
-    (pools && !last && act != Activation::Identity).then_some(act)
+    let absorbed = subpixel(gpu, m, batch, i + 1).is_some();
+    (pools && !last && !absorbed && act != Activation::Identity).then_some(act)
+}
+
+/// For the UpSample at `i`: the sub-pixel form of the Conv2d right after it,
+/// when that applies here (see [`sp::applies`]) and the UpSample's output
+/// is not the loss target. The UpSample then records nothing; the
+/// convolution reads its input and writes its input gradient.
+pub(super) fn subpixel(gpu: &Gpu, m: &GpuModel, batch: usize, i: usize) -> Option<Subpixel> {
+    let layers = &m.spec.layers;
+    let Layer::UpSample { factor } = layers.get(i)?.layer else {
+        return None;
+    };
+    let conv = &layers.get(i + 1)?.layer;
+    if !matches!(conv, Layer::Conv2d { .. }) || m.spec.target_layer == Some(i) {
+        return None;
+    }
+    let shape = super::conv::conv_shape(conv, m.resolved.inputs[i + 1], batch);
+    let s = Subpixel {
+        conv: shape,
+        factor,
+    };
+    let offsets = [
+        m.layout.offset(i + 1, Role::Kernel),
+        m.layout.offset(i + 1, Role::Bias),
+    ];
+    sp::applies(gpu, &s, &offsets).then_some(s)
 }

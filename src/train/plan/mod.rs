@@ -171,7 +171,11 @@ impl<'a> Site<'a> {
     ) -> Result<&'a Tensor, GpuError> {
         match (&self.b.dz[self.i], fused) {
             // The pooling after this layer wrote dz in its backward pass.
-            (Some(dz), false) if fuse::slope_by_next(&self.m.spec, self.i).is_some() => Ok(dz),
+            (Some(dz), false)
+                if fuse::slope_by_next(self.gpu, self.m, self.b.batch, self.i).is_some() =>
+            {
+                Ok(dz)
+            }
             (Some(dz), false) => {
                 p.push(activation::backward(
                     self.gpu,
@@ -228,6 +232,8 @@ pub fn forward_program(
     let r = &m.resolved;
     let batch = b.batch;
     let mut skip_to = 0;
+    // The sub-pixel form of the convolution after UpSample i.
+    let sub = |i: usize| fuse.then(|| fuse::subpixel(gpu, m, batch, i)).flatten();
     for (i, l) in m.spec.layers.iter().enumerate() {
         if i < skip_to {
             continue;
@@ -267,8 +273,17 @@ pub fn forward_program(
                     }
                     Layer::Dropout { rate } => elementwise::dropout_forward(&s, mode, *rate)?,
                     Layer::Activation(a) => elementwise::activation_forward(&s, *a)?,
-                    Layer::Conv2d { act, .. } => conv::forward(&s, *act)?,
+                    Layer::Conv2d { act, .. } => match i.checked_sub(1).and_then(sub) {
+                        Some(sp) => {
+                            let x = if i == 1 { &b.x_in } else { &b.acts[i - 2] };
+                            p.extend(conv::forward_subpixel(&Site { x, ..s }, *act, sp)?);
+                            return Ok(());
+                        }
+                        None => conv::forward(&s, *act)?,
+                    },
                     Layer::MaxPool { .. } => pool::maxpool_forward(&s)?,
+                    // Absorbed by the convolution after it.
+                    Layer::UpSample { .. } if sub(i).is_some() => return Ok(()),
                     Layer::UpSample { factor } => pool::upsample_forward(&s, *factor)?,
                     Layer::Flatten | Layer::Reshape { .. } => return Ok(()),
                     Layer::Noise(n) => elementwise::noise_forward(&s, mode, *n)?,
@@ -353,7 +368,22 @@ pub fn backward_program(gpu: &Gpu, m: &GpuModel, b: &Buffers) -> Result<Program,
                         }
                         _ => elementwise::activation_backward(p, &s, dy, dx, *a)?,
                     },
-                    Layer::Conv2d { act, .. } => conv::backward(p, &s, dy, dx, *act)?,
+                    Layer::Conv2d { act, .. } => {
+                        match i
+                            .checked_sub(1)
+                            .and_then(|u| fuse::subpixel(gpu, m, batch, u))
+                        {
+                            Some(sp) => {
+                                // The UpSample's input and input gradient.
+                                let u = i - 1;
+                                let x = if u == 0 { &b.x_in } else { &b.acts[u - 1] };
+                                let dx = (u > 0 && trains_before[u]).then(|| &b.dacts[u - 1]);
+                                conv::backward_subpixel(p, &Site { x, ..s }, dy, dx, *act, sp)?;
+                                skip_next = true;
+                            }
+                            None => conv::backward(p, &s, dy, dx, *act)?,
+                        }
+                    }
                     Layer::MaxPool { .. } => pool::maxpool_backward(p, &s, dy, dx)?,
                     Layer::UpSample { factor } => pool::upsample_backward(p, &s, dy, dx, *factor)?,
                     // Views: the input gradient is the output gradient's buffer.

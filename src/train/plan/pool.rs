@@ -86,7 +86,7 @@ fn with_slope<'a>(s: &Site<'a>, dx: &'a Tensor) -> (&'a Tensor, Option<(&'a Tens
     let prev = s.i.wrapping_sub(1);
     match (
         s.i.checked_sub(1)
-            .and_then(|i| fuse::slope_by_next(&s.m.spec, i)),
+            .and_then(|i| fuse::slope_by_next(s.gpu, s.m, s.b.batch, i)),
         s.b.dz.get(prev),
     ) {
         (Some(act), Some(Some(dz))) => (dz, Some((s.x, act))),
