@@ -9,6 +9,7 @@
 
 pub(crate) mod gemm;
 mod others;
+mod subpixel;
 
 use std::time::Instant;
 
@@ -237,6 +238,9 @@ pub fn run(gpu: &Gpu, opts: &Options) -> Report {
     }
     if want("conv2d") {
         gemm::conv2d(&mut c, opts);
+    }
+    if want("conv2d subpixel") {
+        subpixel::check(&mut c, opts);
     }
     others::all(&mut c, opts, &want);
     Report {
