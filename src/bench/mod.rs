@@ -27,7 +27,7 @@ use crate::gpu::{Dispatch, Gpu, GpuError, Program};
 pub use compare::{compare_rows, print_compare, CompareOptions, CompareRow, DEFAULT_REPS};
 pub use conv::conv_rows;
 pub use matmul::matmul_rows;
-pub use shapes::{CONV_SHAPES, MATMUL_SHAPES};
+pub use shapes::{CONV_SHAPES, MATMUL_SHAPES, UPSAMPLED};
 pub use step::{bench_step, print_profile, profile_step};
 
 /// One timed kernel: its median time per dispatch and its throughput.

@@ -109,6 +109,17 @@ pub const MATMUL_SHAPES: &[(&str, usize, usize, usize, Form, Activation, bool)] 
     ),
 ];
 
+/// The rows of [`CONV_SHAPES`] whose input is an UpSample's output, with
+/// the factor: they are also timed in sub-pixel form (the plans run them so
+/// where it applies).
+pub const UPSAMPLED: &[(&str, usize)] = &[
+    ("conv_dae_8x8x16_16_same", 2),
+    ("conv_dae_16x16x16_32_valid", 2),
+    ("conv_dae_28x28x32_1_same", 2),
+    ("fashion_cae_12x12x64_112_valid", 3),
+    ("fashion_cae_30x30x112_112_valid", 3),
+];
+
 /// The convolutions the presets run (batch 128), by layer and pass:
 /// (name, shape, pass) with pass "forward", "backward_input" or
 /// "backward_weight". First layers (cin = 1) need no input gradient.
@@ -166,6 +177,16 @@ pub const CONV_SHAPES: &[(&str, Conv2d, &str)] = {
         ),
         ("conv_dae_4x4x16_16_same_fwd", c(4, 16, 16, 3, S), "forward"),
         ("conv_dae_8x8x16_16_same_fwd", c(8, 16, 16, 3, S), "forward"),
+        (
+            "conv_dae_8x8x16_16_same_bwd_in",
+            c(8, 16, 16, 3, S),
+            "backward_input",
+        ),
+        (
+            "conv_dae_8x8x16_16_same_bwd_w",
+            c(8, 16, 16, 3, S),
+            "backward_weight",
+        ),
         (
             "conv_dae_16x16x16_32_valid_fwd",
             c(16, 16, 32, 3, V),
