@@ -22,7 +22,11 @@ struct Params {
     off_gamma: u32,
     off_dgamma: u32,
     off_dbeta: u32,
-    _pad: u32,
+    slope_kind: u32,   // SLOPE = 1: 0 identity, 1 relu, 2 leaky relu, 3 sigmoid
+    slope_alpha: f32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<storage, read> dy: array<vec4<f32>>;
@@ -33,6 +37,21 @@ struct Params {
 @group(0) @binding(5) var<storage, read> grads: array<vec4<f32>>;
 @group(0) @binding(6) var<storage, read_write> dx: array<vec4<f32>>;
 @group(0) @binding(7) var<storage, read> p: Params;
+
+// SLOPE = 1: the layer before this BatchNorm ends in an activation whose
+// output is this pass's x; dx is multiplied by its slope at x, so dx is that
+// layer's pre-activation gradient, bit for bit what activation_backward.wgsl
+// would compute from this pass's plain dx.
+override SLOPE: u32 = 0u;
+
+fn slope(v: vec4<f32>) -> vec4<f32> {
+    switch p.slope_kind {
+        case 1u: { return select(vec4(0.0), vec4(1.0), v > vec4(0.0)); }
+        case 2u: { return select(vec4(p.slope_alpha), vec4(1.0), v > vec4(0.0)); }
+        case 3u: { return v * (1.0 - v); }
+        default: { return vec4(1.0); }
+    }
+}
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) nw: vec3<u32>) {
@@ -51,6 +70,12 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) n
     let r1 = min(r0 + p.rows_per_chunk, p.rows);
     for (var r = r0; r < r1; r++) {
         let k = r * quads + q;
-        dx[k] = g * (dy[k] - mean_dy - (x[k] - m) * s * mean_dyx);
+        let xk = x[k];
+        let v = g * (dy[k] - mean_dy - (xk - m) * s * mean_dyx);
+        if (SLOPE == 1u) {
+            dx[k] = v * slope(xk);
+        } else {
+            dx[k] = v;
+        }
     }
 }

@@ -375,6 +375,7 @@ fn gpu_backward(
         params.at(l.gamma),
         rows,
         features,
+        None,
     )
     .unwrap();
     prog.run(gpu, &StepInfo::default()).unwrap();

@@ -330,3 +330,88 @@ fn pooling_backward_slope_is_the_separate_passes_bit_for_bit() {
         );
     }
 }
+
+/// BatchNorm's backward with the slope of the activation before it (whose
+/// output is the BatchNorm's x) is its plain backward followed by that
+/// activation's backward, bit for bit: both chunkings, every activation,
+/// vec4 and scalar shapes.
+#[test]
+fn batchnorm_backward_slope_is_the_separate_passes_bit_for_bit() {
+    let Some(gpu) = gpu() else { return };
+    let mut r = rng(94);
+    for &(rows, features) in SHAPES.iter() {
+        let (flat, offs) = params(&mut r, features);
+        let aligned = features % 4 == 0;
+        for ch in [
+            Chunking::cpu(rows, features, aligned),
+            Chunking::gpu(rows, features, false),
+        ] {
+            for act in ACTS {
+                let n = rows * features;
+                let pre = uniform(&mut r, n, -2.0, 2.0);
+                let mut xv = vec![0.0; n];
+                reference::activation::forward(&mut xv, &pre, act);
+                let x = gpu.upload_f32("x", &xv).unwrap();
+                let pt = gpu.upload_f32("params", &flat).unwrap();
+                let dy = gpu
+                    .upload_f32("dy", &uniform(&mut r, n, -1.0, 1.0))
+                    .unwrap();
+                let mean = gpu.zeros("mean", features).unwrap();
+                let rstd = gpu.zeros("rstd", features).unwrap();
+                let y = gpu.zeros("y", n).unwrap();
+                let grads = gpu.zeros("grads", flat.len()).unwrap();
+                let got = gpu.upload_f32("got", &vec![f32::NAN; n]).unwrap();
+                let plain = gpu.zeros("plain", n).unwrap();
+                let want = gpu.zeros("want", n).unwrap();
+                let mut p = batchnorm::forward_train_chunked(
+                    gpu,
+                    ch,
+                    &y,
+                    &mean,
+                    &rstd,
+                    pt.at(offs[2]),
+                    pt.at(offs[3]),
+                    &x,
+                    pt.at(offs[0]),
+                    pt.at(offs[1]),
+                    rows,
+                    features,
+                    batchnorm::MOMENTUM,
+                    batchnorm::EPS,
+                    Epilogue::NONE,
+                )
+                .unwrap();
+                let bwd = |dx: &Tensor, slope| {
+                    batchnorm::backward_chunked(
+                        gpu,
+                        ch,
+                        dx,
+                        grads.at(offs[0]),
+                        grads.at(offs[1]),
+                        &dy,
+                        &x,
+                        &mean,
+                        &rstd,
+                        pt.at(offs[0]),
+                        rows,
+                        features,
+                        slope,
+                    )
+                    .unwrap()
+                };
+                p.extend(bwd(&got, Some(act)));
+                p.extend(bwd(&plain, None));
+                p.push(activation::backward(gpu, &want, &plain, &x, n, act).unwrap());
+                run(gpu, p);
+                let (g, w) = (gpu.read_f32(&got).unwrap(), gpu.read_f32(&want).unwrap());
+                let what = format!("({rows}, {features}) {ch:?} {act:?}");
+                assert!(g.iter().all(|v| v.is_finite()), "{what}: non-finite");
+                assert_eq!(
+                    g.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    w.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                    "{what}: fused BatchNorm backward differs"
+                );
+            }
+        }
+    }
+}

@@ -200,6 +200,7 @@ fn backward_case(
                 pt.at(g),
                 rows,
                 features,
+                None,
             )?
             .run(gpu, &StepInfo::default())?;
             Ok(vec![gpu.read_f32(&grads)?, gpu.read_f32(&dx)?])

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::gpu::{Binding, Dispatch, Gpu, GpuError, KernelSpec, Program, Tensor, View};
+use crate::kernels::activation::Activation;
 
 /// Backward of the training forward, as three dispatches (partial sums,
 /// finish, input gradient):
@@ -12,7 +13,9 @@ use crate::gpu::{Binding, Dispatch, Gpu, GpuError, KernelSpec, Program, Tensor, 
 /// dx, dgamma and dbeta are overwritten; dgamma and dbeta are views of one
 /// tensor (the gradient buffer, or a scratch one). mean and rstd come from
 /// [`forward_train`]. The program owns a scratch buffer of (chunks,
-/// features, 2) words.
+/// features, 2) words. With `slope`, the activation of the layer before
+/// (whose output is x) is differentiated too: dx is multiplied by its slope
+/// at x, bit for bit what a separate activation backward would compute.
 #[allow(clippy::too_many_arguments)]
 pub fn backward(
     gpu: &Gpu,
@@ -26,6 +29,7 @@ pub fn backward(
     gamma: View,
     rows: usize,
     features: usize,
+    slope: Option<Activation>,
 ) -> Result<Program, GpuError> {
     let c = Chunking::for_gpu(
         gpu,
@@ -34,7 +38,7 @@ pub fn backward(
         aligned(features, &[dgamma, dbeta, gamma]),
     );
     backward_chunked(
-        gpu, c, dx, dgamma, dbeta, dy, x, mean, rstd, gamma, rows, features,
+        gpu, c, dx, dgamma, dbeta, dy, x, mean, rstd, gamma, rows, features, slope,
     )
 }
 
@@ -54,6 +58,7 @@ pub fn backward_chunked(
     gamma: View,
     rows: usize,
     features: usize,
+    slope: Option<Activation>,
 ) -> Result<Program, GpuError> {
     let (g, cells) = grid(chunking, rows, features, &[dgamma, dbeta, gamma]);
     for (name, t) in [("dx", dx), ("dy", dy), ("x", x)] {
@@ -135,6 +140,11 @@ pub fn backward_chunked(
         "batchnorm backward: dgamma and dbeta must be views of one tensor"
     );
     let spec = streaming_spec(chunking, BACKWARD_DX, BACKWARD_DX_VEC4, 8);
+    let spec = match slope {
+        Some(_) => spec.constant("SLOPE", 1.0),
+        None => spec,
+    };
+    let (slope_kind, slope_alpha) = slope.map_or((0, 0.0), Activation::code);
     let kernel = gpu.kernel(&spec)?;
     let params = gpu.uniform(
         "batchnorm_backward_dx params",
@@ -143,7 +153,9 @@ pub fn backward_chunked(
             off_gamma: chunking.unit(gamma.offset),
             off_dgamma: chunking.unit(dgamma.offset),
             off_dbeta: chunking.unit(dbeta.offset),
-            _pad: 0,
+            slope_kind,
+            slope_alpha,
+            _pad: [0; 3],
         },
     );
     let group = kernel.bind(

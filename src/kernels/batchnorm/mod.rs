@@ -250,9 +250,11 @@ struct DxParams {
     off_gamma: u32,
     off_dgamma: u32,
     off_dbeta: u32,
-    _pad: u32,
+    slope_kind: u32,
+    slope_alpha: f32,
+    _pad: [u32; 3],
 }
-const _: () = assert!(std::mem::size_of::<DxParams>() == 32);
+const _: () = assert!(std::mem::size_of::<DxParams>() == 48);
 
 fn check(what: &str, len: usize, offset: usize, needed: usize) {
     assert!(

@@ -65,10 +65,16 @@ pub(super) fn backward(
         (b.scratch.at(0), b.scratch.at(c))
     };
     // Nothing before may need dx, but gamma and beta still need
-    // their gradients: the kernel writes dx to the sink then.
-    let dx = dx.unwrap_or(&b.sink);
+    // their gradients: the kernel writes dx to the sink then. Where the
+    // layer before ends in an activation, its slope is applied here and dx
+    // goes to that layer's dz (see `fuse::slope_by_next`).
+    let (dx, slope) = match dx {
+        Some(dx) => super::pool::with_slope(s, dx),
+        None => (&b.sink, None),
+    };
+    let slope = slope.map(|(_, act)| act);
     p.extend(batchnorm::backward(
-        gpu, dx, dgamma, dbeta, dy, s.x, mean, rstd, gamma, rows, c,
+        gpu, dx, dgamma, dbeta, dy, s.x, mean, rstd, gamma, rows, c, slope,
     )?);
     Ok(())
 }

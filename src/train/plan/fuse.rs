@@ -1,8 +1,8 @@
 //! Layers recorded as one pass with their neighbour: a BatchNorm's
 //! normalisation followed by a (training-mode) Dropout and an Activation,
-//! an Activation's backward followed by its Dropout's, and a MaxPool's or
-//! UpSample's backward followed by the activation gradient of the Conv2d or
-//! Dense before it, and an UpSample absorbed by the Conv2d after it (the
+//! an Activation's backward followed by its Dropout's, a MaxPool's,
+//! UpSample's or BatchNorm's backward followed by the activation gradient of
+//! the Conv2d or Dense before it, and an UpSample absorbed by the Conv2d after it (the
 //! sub-pixel form, [`subpixel`]). Each fused pass
 //! computes bit for bit what the separate passes would (tested in
 //! tests/fusion.rs), except the sub-pixel form, which sums the products in
@@ -70,9 +70,10 @@ pub(super) fn dropout_before(spec: &ModelSpec, j: usize) -> Option<(f32, u32)> {
     }
 }
 
-/// For the Conv2d or Dense at `i`: whether the MaxPool or UpSample right
-/// after it computes its pre-activation gradient (the activation's slope
-/// applied in the pooling's backward pass, into the layer's dz buffer), and
+/// For the Conv2d or Dense at `i`: whether the MaxPool, UpSample or
+/// BatchNorm right after it computes its pre-activation gradient (the
+/// activation's slope applied in that layer's backward pass, into the
+/// layer's dz buffer), and
 /// with which activation. Not when that UpSample is absorbed by the
 /// convolution after it ([`subpixel`]): its input gradient is plain.
 pub(super) fn slope_by_next(gpu: &Gpu, m: &GpuModel, batch: usize, i: usize) -> Option<Activation> {
@@ -82,7 +83,10 @@ pub(super) fn slope_by_next(gpu: &Gpu, m: &GpuModel, batch: usize, i: usize) -> 
         _ => return None,
     };
     let next = &spec.layers.get(i + 1)?.layer;
-    let pools = matches!(next, Layer::MaxPool { .. } | Layer::UpSample { .. });
+    let pools = matches!(
+        next,
+        Layer::MaxPool { .. } | Layer::UpSample { .. } | Layer::BatchNorm { .. }
+    );
     // A last layer's sigmoid is differentiated by the BCE loss instead.
     let last = i + 1 == spec.layers.len() && spec.loss == Loss::Bce;
     let absorbed = subpixel(gpu, m, batch, i + 1).is_some();

@@ -79,10 +79,13 @@ pub(super) fn upsample_backward(
     Ok(())
 }
 
-/// Where this pooling's input gradient goes: into the layer before's
+/// Where this pooling's (or BatchNorm's) input gradient goes: into the layer before's
 /// pre-activation gradient, with its activation's slope applied, when
 /// [`fuse::slope_by_next`] says so; else into `dx`.
-fn with_slope<'a>(s: &Site<'a>, dx: &'a Tensor) -> (&'a Tensor, Option<(&'a Tensor, Activation)>) {
+pub(super) fn with_slope<'a>(
+    s: &Site<'a>,
+    dx: &'a Tensor,
+) -> (&'a Tensor, Option<(&'a Tensor, Activation)>) {
     let prev = s.i.wrapping_sub(1);
     match (
         s.i.checked_sub(1)
