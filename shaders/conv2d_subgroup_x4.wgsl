@@ -52,6 +52,19 @@ fn act(v: vec4<f32>) -> vec4<f32> {
     }
 }
 
+// act 4 + code (vec4 kernels, backward input): C = (A·B) * slope at y, y the
+// previous layer's activation output bound as `bias` in C's layout, so C is
+// that layer's pre-activation gradient, bit for bit activation_backward.wgsl's
+// dy * f'(y) (codes as `act`: 0 identity, 1 relu, 2 leaky relu, 3 sigmoid).
+fn slope(v: vec4<f32>) -> vec4<f32> {
+    switch p.act {
+        case 5u: { return select(vec4(0.0), vec4(1.0), v > vec4(0.0)); }
+        case 6u: { return select(vec4(p.alpha), vec4(1.0), v > vec4(0.0)); }
+        case 7u: { return v * (1.0 - v); }
+        default: { return vec4(1.0); }
+    }
+}
+
 // acc + x.x*b0 + x.y*b1 + x.z*b2 + x.w*b3: one row's 4-column update over 4 k.
 fn mac(acc: vec4<f32>, x: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>, b2: vec4<f32>, b3: vec4<f32>) -> vec4<f32> {
     return fma(vec4(x.w), b3, fma(vec4(x.z), b2, fma(vec4(x.y), b1, fma(vec4(x.x), b0, acc))));
@@ -229,40 +242,49 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nw: vec3
     }
     let bias0 = select(vec4(0.0), bias[(p.b_off + min(cc0, N - 4u)) / 4u], p.has_bias != 0u);
     let base = p.c_off;
-    store(base, r0 + 0u, cc0, act(acc0 + bias0));
-    store(base, r0 + 1u, cc0, act(acc1 + bias0));
-    store(base, r0 + 2u, cc0, act(acc2 + bias0));
-    store(base, r0 + 3u, cc0, act(acc3 + bias0));
-    store(base, r0 + 4u, cc0, act(acc4 + bias0));
-    store(base, r0 + 5u, cc0, act(acc5 + bias0));
-    store(base, r0 + 6u, cc0, act(acc6 + bias0));
-    store(base, r0 + 7u, cc0, act(acc7 + bias0));
-    store(base, r0 + 8u, cc0, act(acc8 + bias0));
-    store(base, r0 + 9u, cc0, act(acc9 + bias0));
-    store(base, r0 + 10u, cc0, act(acc10 + bias0));
-    store(base, r0 + 11u, cc0, act(acc11 + bias0));
-    store(base, r0 + 12u, cc0, act(acc12 + bias0));
-    store(base, r0 + 13u, cc0, act(acc13 + bias0));
-    store(base, r0 + 14u, cc0, act(acc14 + bias0));
-    store(base, r0 + 15u, cc0, act(acc15 + bias0));
-    store(base, r0 + 16u, cc0, act(acc16 + bias0));
-    store(base, r0 + 17u, cc0, act(acc17 + bias0));
-    store(base, r0 + 18u, cc0, act(acc18 + bias0));
-    store(base, r0 + 19u, cc0, act(acc19 + bias0));
-    store(base, r0 + 20u, cc0, act(acc20 + bias0));
-    store(base, r0 + 21u, cc0, act(acc21 + bias0));
-    store(base, r0 + 22u, cc0, act(acc22 + bias0));
-    store(base, r0 + 23u, cc0, act(acc23 + bias0));
-    store(base, r0 + 24u, cc0, act(acc24 + bias0));
-    store(base, r0 + 25u, cc0, act(acc25 + bias0));
-    store(base, r0 + 26u, cc0, act(acc26 + bias0));
-    store(base, r0 + 27u, cc0, act(acc27 + bias0));
-    store(base, r0 + 28u, cc0, act(acc28 + bias0));
-    store(base, r0 + 29u, cc0, act(acc29 + bias0));
-    store(base, r0 + 30u, cc0, act(acc30 + bias0));
-    store(base, r0 + 31u, cc0, act(acc31 + bias0));
+    store_act(base, r0 + 0u, cc0, acc0 + bias0);
+    store_act(base, r0 + 1u, cc0, acc1 + bias0);
+    store_act(base, r0 + 2u, cc0, acc2 + bias0);
+    store_act(base, r0 + 3u, cc0, acc3 + bias0);
+    store_act(base, r0 + 4u, cc0, acc4 + bias0);
+    store_act(base, r0 + 5u, cc0, acc5 + bias0);
+    store_act(base, r0 + 6u, cc0, acc6 + bias0);
+    store_act(base, r0 + 7u, cc0, acc7 + bias0);
+    store_act(base, r0 + 8u, cc0, acc8 + bias0);
+    store_act(base, r0 + 9u, cc0, acc9 + bias0);
+    store_act(base, r0 + 10u, cc0, acc10 + bias0);
+    store_act(base, r0 + 11u, cc0, acc11 + bias0);
+    store_act(base, r0 + 12u, cc0, acc12 + bias0);
+    store_act(base, r0 + 13u, cc0, acc13 + bias0);
+    store_act(base, r0 + 14u, cc0, acc14 + bias0);
+    store_act(base, r0 + 15u, cc0, acc15 + bias0);
+    store_act(base, r0 + 16u, cc0, acc16 + bias0);
+    store_act(base, r0 + 17u, cc0, acc17 + bias0);
+    store_act(base, r0 + 18u, cc0, acc18 + bias0);
+    store_act(base, r0 + 19u, cc0, acc19 + bias0);
+    store_act(base, r0 + 20u, cc0, acc20 + bias0);
+    store_act(base, r0 + 21u, cc0, acc21 + bias0);
+    store_act(base, r0 + 22u, cc0, acc22 + bias0);
+    store_act(base, r0 + 23u, cc0, acc23 + bias0);
+    store_act(base, r0 + 24u, cc0, acc24 + bias0);
+    store_act(base, r0 + 25u, cc0, acc25 + bias0);
+    store_act(base, r0 + 26u, cc0, acc26 + bias0);
+    store_act(base, r0 + 27u, cc0, acc27 + bias0);
+    store_act(base, r0 + 28u, cc0, acc28 + bias0);
+    store_act(base, r0 + 29u, cc0, acc29 + bias0);
+    store_act(base, r0 + 30u, cc0, acc30 + bias0);
+    store_act(base, r0 + 31u, cc0, acc31 + bias0);
 }
 
 fn store(base: u32, row: u32, col: u32, v: vec4<f32>) {
     if (row < p.m && col < p.n) { c[(base + row * p.n + col) / 4u] = v; }
+}
+
+fn store_act(base: u32, row: u32, col: u32, v: vec4<f32>) {
+    if (row < p.m && col < p.n) {
+        let o = row * p.n + col;
+        var r = act(v);
+        if (p.act >= 4u) { r = v * slope(bias[o / 4u]); }
+        c[(base + o) / 4u] = r;
+    }
 }

@@ -35,6 +35,19 @@ fn act(v: vec4<f32>) -> vec4<f32> {
     }
 }
 
+// act 4 + code (vec4 kernels, backward input): C = (A·B) * slope at y, y the
+// previous layer's activation output bound as `bias` in C's layout, so C is
+// that layer's pre-activation gradient, bit for bit activation_backward.wgsl's
+// dy * f'(y) (codes as `act`: 0 identity, 1 relu, 2 leaky relu, 3 sigmoid).
+fn slope(v: vec4<f32>) -> vec4<f32> {
+    switch p.act {
+        case 5u: { return select(vec4(0.0), vec4(1.0), v > vec4(0.0)); }
+        case 6u: { return select(vec4(p.alpha), vec4(1.0), v > vec4(0.0)); }
+        case 7u: { return v * (1.0 - v); }
+        default: { return vec4(1.0); }
+    }
+}
+
 // acc + x.x*b0 + x.y*b1 + x.z*b2 + x.w*b3: one row's 4-column update over 4 k.
 fn mac(acc: vec4<f32>, x: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>, b2: vec4<f32>, b3: vec4<f32>) -> vec4<f32> {
     return fma(vec4(x.w), b3, fma(vec4(x.z), b2, fma(vec4(x.y), b1, fma(vec4(x.x), b0, acc))));

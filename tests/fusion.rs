@@ -415,3 +415,69 @@ fn batchnorm_backward_slope_is_the_separate_passes_bit_for_bit() {
         }
     }
 }
+
+/// A convolution's input gradient with the slope of the activation before
+/// it (whose output is the convolution's input) is its plain input gradient
+/// followed by that activation's backward, bit for bit, on shapes that are
+/// and are not multiples of the kernel's tiles.
+#[test]
+fn conv_backward_input_slope_is_the_separate_passes_bit_for_bit() {
+    use dae::kernels::conv2d::{self, Conv2d, Padding};
+    let Some(gpu) = gpu() else { return };
+    let mut r = rng(95);
+    let shapes = [
+        (2, 9, 7, 32, 64, 3, Padding::Valid),
+        (3, 6, 5, 8, 12, 3, Padding::Same),
+        (1, 5, 5, 4, 4, 1, Padding::Same),
+        (2, 7, 7, 16, 16, 5, Padding::Same),
+    ];
+    let mut ran = 0;
+    for (si, &(batch, h, w, cin, cout, k, padding)) in shapes.iter().enumerate() {
+        let s = Conv2d {
+            batch,
+            h,
+            w,
+            cin,
+            cout,
+            k,
+            padding,
+        };
+        let w_off = 64;
+        if !conv2d::takes_slope(gpu, s, w_off) {
+            continue;
+        }
+        ran += 1;
+        for act in ACTS {
+            let pre = uniform(&mut r, s.x_len(), -2.0, 2.0);
+            let mut yv = vec![0.0; pre.len()];
+            reference::activation::forward(&mut yv, &pre, act);
+            let y = gpu.upload_f32("y", &yv).unwrap();
+            let mut flat = vec![7.0; w_off + s.w_len() + 3];
+            flat[w_off..w_off + s.w_len()].copy_from_slice(&uniform(&mut r, s.w_len(), -1.0, 1.0));
+            let pt = gpu.upload_f32("params", &flat).unwrap();
+            let dy = gpu
+                .upload_f32("dy", &uniform(&mut r, s.y_len(), -1.0, 1.0))
+                .unwrap();
+            let got = gpu.upload_f32("got", &vec![f32::NAN; s.x_len()]).unwrap();
+            let plain = gpu.zeros("plain", s.x_len()).unwrap();
+            let want = gpu.zeros("want", s.x_len()).unwrap();
+            let mut p =
+                conv2d::backward_input_slope(gpu, &got, &dy, pt.at(w_off), s, &y, act).unwrap();
+            p.extend(conv2d::backward_input_program(gpu, &plain, &dy, pt.at(w_off), s).unwrap());
+            p.push(activation::backward(gpu, &want, &plain, &y, s.x_len(), act).unwrap());
+            run(gpu, p);
+            let (g, w_) = (gpu.read_f32(&got).unwrap(), gpu.read_f32(&want).unwrap());
+            assert_eq!(
+                g.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                w_.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                "shape {si} {s:?} {act:?}: fused input gradient differs"
+            );
+        }
+    }
+    // lavapipe runs the subgroup kernels: every shape here takes the slope.
+    if dae::kernels::matmul::Variant::Subgroup.supported(gpu)
+        && gpu.kernel_family() != dae::kernels::choice::Family::Tiled
+    {
+        assert_eq!(ran, shapes.len());
+    }
+}

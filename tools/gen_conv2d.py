@@ -93,6 +93,19 @@ ACT = """fn act(v: vec4<f32>) -> vec4<f32> {
     }
 }
 
+// act 4 + code (vec4 kernels, backward input): C = (A·B) * slope at y, y the
+// previous layer's activation output bound as `bias` in C's layout, so C is
+// that layer's pre-activation gradient, bit for bit activation_backward.wgsl's
+// dy * f'(y) (codes as `act`: 0 identity, 1 relu, 2 leaky relu, 3 sigmoid).
+fn slope(v: vec4<f32>) -> vec4<f32> {
+    switch p.act {
+        case 5u: { return select(vec4(0.0), vec4(1.0), v > vec4(0.0)); }
+        case 6u: { return select(vec4(p.alpha), vec4(1.0), v > vec4(0.0)); }
+        case 7u: { return v * (1.0 - v); }
+        default: { return vec4(1.0); }
+    }
+}
+
 // acc + x.x*b0 + x.y*b1 + x.z*b2 + x.w*b3: one row's 4-column update over 4 k.
 fn mac(acc: vec4<f32>, x: vec4<f32>, b0: vec4<f32>, b1: vec4<f32>, b2: vec4<f32>, b3: vec4<f32>) -> vec4<f32> {
     return fma(vec4(x.w), b3, fma(vec4(x.z), b2, fma(vec4(x.y), b1, fma(vec4(x.x), b0, acc))));
@@ -165,7 +178,10 @@ def gen(kind, mode, S=8):
             w("    if (p.has_bias != 0u) { bias0 = vec4(" + ", ".join(f"bias[p.b_off + min(cc0 + {j}u, N - 1u)]" for j in range(4)) + "); }")
         w("    let base = p.c_off;")
         for r in range(32):
-            w(f"    store(base, r0 + {r}u, cc0, act(acc{r} + bias0));")
+            if vec:
+                w(f"    store_act(base, r0 + {r}u, cc0, acc{r} + bias0);")
+            else:
+                w(f"    store(base, r0 + {r}u, cc0, act(acc{r} + bias0));")
     else:
         w("    let base = p.c_off + split * M * N;")
         for r in range(32):
@@ -183,6 +199,16 @@ def gen(kind, mode, S=8):
         w("    if (col + 2u < p.n) { c[i + 2u] = v.z; }")
         w("    if (col + 3u < p.n) { c[i + 3u] = v.w; }")
     w("}")
+    if kind == "gemm" and vec:
+        w("")
+        w("fn store_act(base: u32, row: u32, col: u32, v: vec4<f32>) {")
+        w("    if (row < p.m && col < p.n) {")
+        w("        let o = row * p.n + col;")
+        w("        var r = act(v);")
+        w("        if (p.act >= 4u) { r = v * slope(bias[o / 4u]); }")
+        w("        c[(base + o) / 4u] = r;")
+        w("    }")
+        w("}")
     return "\n".join(o) + "\n"
 
 

@@ -24,6 +24,7 @@ pub fn backward_input(
         shape,
         Variant::choose(gpu, crate::kernels::choice::Op::ConvInput(shape)),
         false,
+        None,
     )?;
     Ok(prog.dispatches.remove(0))
 }
@@ -58,10 +59,56 @@ pub fn backward_input_variant(
     shape: Conv2d,
     variant: Variant,
 ) -> Result<Program, GpuError> {
-    backward_input_impl(gpu, dx, dy, w, shape, variant, true)
+    backward_input_impl(gpu, dx, dy, w, shape, variant, true, None)
 }
 
-/// Builds backward input; `transpose` allows the two-dispatch form.
+/// Whether [`backward_input_slope`] runs for this shape here: the vec4
+/// subgroup kernel on W transposed (the adapter's choice for the pass, the
+/// channel counts and W's offset multiples of 4, no direct kernel).
+pub fn takes_slope(gpu: &Gpu, shape: Conv2d, w_offset: usize) -> bool {
+    Variant::choose(gpu, crate::kernels::choice::Op::ConvInput(shape)) == Variant::Subgroup
+        && shape.cin.is_multiple_of(4)
+        && shape.cout.is_multiple_of(4)
+        && w_offset.is_multiple_of(4)
+        && !conv2d_direct::applies(Pass::BackwardInput, &shape, &[w_offset])
+}
+
+/// dz = conv_transpose(dy, W) · f'(y): [`backward_input_program`] with the
+/// slope of the activation `act` whose output y (batch, h, w, cin) is this
+/// convolution's input applied in its epilogue, so dz is the previous
+/// layer's pre-activation gradient, bit for bit the input gradient followed
+/// by [`activation::backward`](crate::kernels::activation::backward).
+/// Only where [`takes_slope`] holds.
+pub fn backward_input_slope(
+    gpu: &Gpu,
+    dz: &Tensor,
+    dy: &Tensor,
+    w: View,
+    shape: Conv2d,
+    y: &Tensor,
+    act: Activation,
+) -> Result<Program, GpuError> {
+    assert!(
+        takes_slope(gpu, shape, w.offset),
+        "conv2d backward_input_slope: not for {shape:?} here (see takes_slope)"
+    );
+    check_len("backward_input_slope", "y", y.len, 0, shape.x_len());
+    let mut prog = backward_input_impl(
+        gpu,
+        dz,
+        dy,
+        w,
+        shape,
+        Variant::Subgroup,
+        true,
+        Some((y, act)),
+    )?;
+    debug_assert_eq!(prog.dispatches.len(), 2);
+    Ok(std::mem::take(&mut prog))
+}
+
+/// Builds backward input; `transpose` allows the two-dispatch form, which
+/// alone takes `slope`.
 fn backward_input_impl(
     gpu: &Gpu,
     dx: &Tensor,
@@ -70,6 +117,7 @@ fn backward_input_impl(
     shape: Conv2d,
     variant: Variant,
     transpose: bool,
+    slope: Option<(&Tensor, Activation)>,
 ) -> Result<Program, GpuError> {
     shape.check();
     check_len("backward_input", "dy", dy.len, 0, shape.y_len());
@@ -106,10 +154,23 @@ fn backward_input_impl(
         // then run PASS 0 on it (no bias: binding 2 is never read).
         let wt = gpu.zeros("conv2d backward_input W transposed", shape.w_len())?;
         prog.push(transpose_w(gpu, &wt, w, shape)?);
-        let params = Params { w_off: 0, ..params };
-        prog.push(gemm(gpu, params, [dy, &wt, &wt, dx], 0, aligned, variant)?);
+        let mut params = Params { w_off: 0, ..params };
+        // With a slope, y (in dx's layout) is read through binding 2.
+        let y = match slope {
+            Some((y, act)) => {
+                let (code, alpha) = act.code();
+                (params.act, params.alpha) = (4 + code, alpha);
+                y
+            }
+            None => &wt,
+        };
+        prog.push(gemm(gpu, params, [dy, &wt, y, dx], 0, aligned, variant)?);
         return Ok(prog);
     }
+    assert!(
+        slope.is_none(),
+        "conv2d backward_input: a slope needs the vec4 subgroup path"
+    );
     // No bias: W's tensor stands in for binding 2, which is never read.
     prog.push(gemm(
         gpu,

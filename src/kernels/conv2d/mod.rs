@@ -24,7 +24,10 @@ pub use crate::kernels::matmul::Variant;
 mod input;
 pub mod subpixel;
 mod weight;
-pub use input::{backward_input, backward_input_program, backward_input_variant};
+pub use input::{
+    backward_input, backward_input_program, backward_input_slope, backward_input_variant,
+    takes_slope,
+};
 pub use weight::{backward_weight, backward_weight_variant, bias_grad};
 
 /// How the border is treated.

@@ -51,13 +51,26 @@ pub(super) fn backward<'a>(
         )?);
     }
     if let Some(dx) = dx {
-        p.extend(conv2d::backward_input_program(
-            gpu,
-            dx,
-            dz,
-            m.params.at(w),
-            shape,
-        )?);
+        // Into the previous layer's dz with its activation's slope where
+        // `fuse::slope_by_next` says so.
+        match super::pool::with_slope(s, dx) {
+            (dz_prev, Some((y, a))) => p.extend(conv2d::backward_input_slope(
+                gpu,
+                dz_prev,
+                dz,
+                m.params.at(w),
+                shape,
+                y,
+                a,
+            )?),
+            (dx, None) => p.extend(conv2d::backward_input_program(
+                gpu,
+                dx,
+                dz,
+                m.params.at(w),
+                shape,
+            )?),
+        }
     }
     Ok(())
 }

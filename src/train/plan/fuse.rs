@@ -1,7 +1,7 @@
 //! Layers recorded as one pass with their neighbour: a BatchNorm's
 //! normalisation followed by a (training-mode) Dropout and an Activation,
 //! an Activation's backward followed by its Dropout's, a MaxPool's,
-//! UpSample's or BatchNorm's backward followed by the activation gradient of
+//! UpSample's, BatchNorm's or Conv2d's input gradient followed by the activation gradient of
 //! the Conv2d or Dense before it, and an UpSample absorbed by the Conv2d after it (the
 //! sub-pixel form, [`subpixel`]). Each fused pass
 //! computes bit for bit what the separate passes would (tested in
@@ -70,8 +70,9 @@ pub(super) fn dropout_before(spec: &ModelSpec, j: usize) -> Option<(f32, u32)> {
     }
 }
 
-/// For the Conv2d or Dense at `i`: whether the MaxPool, UpSample or
-/// BatchNorm right after it computes its pre-activation gradient (the
+/// For the Conv2d or Dense at `i`: whether the MaxPool, UpSample,
+/// BatchNorm or Conv2d (see [`conv2d::takes_slope`](crate::kernels::conv2d::takes_slope))
+/// right after it computes its pre-activation gradient (the
 /// activation's slope applied in that layer's backward pass, into the
 /// layer's dz buffer), and
 /// with which activation. Not when that UpSample is absorbed by the
@@ -83,10 +84,16 @@ pub(super) fn slope_by_next(gpu: &Gpu, m: &GpuModel, batch: usize, i: usize) -> 
         _ => return None,
     };
     let next = &spec.layers.get(i + 1)?.layer;
-    let pools = matches!(
-        next,
-        Layer::MaxPool { .. } | Layer::UpSample { .. } | Layer::BatchNorm { .. }
-    );
+    let pools = match next {
+        Layer::MaxPool { .. } | Layer::UpSample { .. } | Layer::BatchNorm { .. } => true,
+        // A convolution whose input gradient runs the vec4 subgroup kernel.
+        Layer::Conv2d { .. } => crate::kernels::conv2d::takes_slope(
+            gpu,
+            super::conv::conv_shape(next, m.resolved.inputs[i + 1], batch),
+            m.layout.offset(i + 1, Role::Kernel),
+        ),
+        _ => false,
+    };
     // A last layer's sigmoid is differentiated by the BCE loss instead.
     let last = i + 1 == spec.layers.len() && spec.loss == Loss::Bce;
     let absorbed = subpixel(gpu, m, batch, i + 1).is_some();
