@@ -109,6 +109,7 @@ pub fn backward_input_slope(
 
 /// Builds backward input; `transpose` allows the two-dispatch form, which
 /// alone takes `slope`.
+#[allow(clippy::too_many_arguments)]
 fn backward_input_impl(
     gpu: &Gpu,
     dx: &Tensor,
