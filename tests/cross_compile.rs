@@ -11,7 +11,7 @@ fn values(name: &str) -> &'static [f64] {
     match name {
         "FORM" | "PASS" => &[0.0, 1.0, 2.0],
         "ACT" => &[0.0, 1.0, 2.0, 3.0],
-        "EPILOGUE" | "SLOPE" => &[0.0, 1.0],
+        "EPILOGUE" | "SLOPE" | "DIR" => &[0.0, 1.0],
         other => {
             panic!("override {other}: add the values its launcher uses to tests/cross_compile.rs")
         }

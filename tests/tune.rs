@@ -16,7 +16,7 @@ use dae::nn::presets;
 use dae::train::Trainer;
 use dae::tune;
 
-/// `tune::ops` lists exactly the matmul and convolution passes a preset's
+/// `tune::plan_ops` lists exactly the matmul and convolution passes a preset's
 /// training plan asks the launchers for, so a tuned run has a choice for
 /// every pass and tunes nothing it does not run.
 #[test]
@@ -30,7 +30,10 @@ fn ops_are_exactly_the_passes_each_preset_plan_runs() {
         let mut spec = presets::preset(name).unwrap();
         spec.train_limit = Some(spec.batch_size * 2);
         let r = spec.resolve_layers().unwrap();
-        let mut want: Vec<String> = tune::ops(&spec, &r).iter().map(|o| o.key()).collect();
+        let mut want: Vec<String> = tune::plan_ops(&g, &spec, &r)
+            .iter()
+            .map(|o| o.key())
+            .collect();
         want.sort();
         let t = Trainer::new(&g, spec, &data, None, 1).unwrap();
         drop(t);

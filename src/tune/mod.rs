@@ -48,6 +48,25 @@ pub fn enabled(gpu: &Gpu) -> bool {
 /// it), and the same
 /// three passes of each Conv2D layer.
 pub fn ops(spec: &ModelSpec, r: &Resolved) -> Vec<Op> {
+    ops_skipping(spec, r, &[])
+}
+
+/// The passes the training plan of `spec` runs on `gpu`: [`ops`] without
+/// those of the convolutions that run in sub-pixel form there (after an
+/// UpSample; see [`crate::kernels::conv2d::subpixel`]), which choose no
+/// variant.
+pub fn plan_ops(gpu: &Gpu, spec: &ModelSpec, r: &Resolved) -> Vec<Op> {
+    let layout = crate::nn::params::ParamLayout::new(spec, r);
+    let absorbed: Vec<usize> = (0..spec.layers.len())
+        .filter(|&i| {
+            crate::train::plan::subpixel_at(gpu, spec, r, &layout, spec.batch_size, i).is_some()
+        })
+        .map(|i| i + 1)
+        .collect();
+    ops_skipping(spec, r, &absorbed)
+}
+
+fn ops_skipping(spec: &ModelSpec, r: &Resolved, skip: &[usize]) -> Vec<Op> {
     let batch = spec.batch_size;
     let mut out: Vec<Op> = Vec::new();
     let mut params_before = false;
@@ -82,7 +101,7 @@ pub fn ops(spec: &ModelSpec, r: &Resolved) -> Vec<Op> {
                 kernel,
                 same,
                 ..
-            } => {
+            } if !skip.contains(&i) => {
                 let c = Conv2d {
                     batch,
                     h: x.h,
@@ -355,7 +374,7 @@ pub fn prepare(
         Some(p) => cache::load(gpu, p)?,
         None => 0,
     };
-    let ops = ops(spec, r);
+    let ops = plan_ops(gpu, spec, r);
     let missing = ops.iter().filter(|o| gpu.tuned(&o.key()).is_none()).count();
     if missing == 0 {
         return Ok(None);

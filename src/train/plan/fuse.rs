@@ -14,8 +14,8 @@ use crate::gpu::Gpu;
 use crate::kernels::activation::Activation;
 use crate::kernels::batchnorm::Epilogue;
 use crate::kernels::conv2d::subpixel::{self as sp, Subpixel};
-use crate::nn::params::Role;
-use crate::nn::{Layer, Loss, ModelSpec};
+use crate::nn::params::{ParamLayout, Role};
+use crate::nn::{Layer, Loss, ModelSpec, Resolved};
 
 use super::{GpuModel, Mode};
 
@@ -105,22 +105,35 @@ pub(super) fn slope_by_next(gpu: &Gpu, m: &GpuModel, batch: usize, i: usize) -> 
 /// is not the loss target. The UpSample then records nothing; the
 /// convolution reads its input and writes its input gradient.
 pub(super) fn subpixel(gpu: &Gpu, m: &GpuModel, batch: usize, i: usize) -> Option<Subpixel> {
-    let layers = &m.spec.layers;
+    subpixel_at(gpu, &m.spec, &m.resolved, &m.layout, batch, i)
+}
+
+/// [`subpixel`] from the spec, its resolution and its parameter layout (what
+/// the tuner knows before a model exists).
+pub(crate) fn subpixel_at(
+    gpu: &Gpu,
+    spec: &ModelSpec,
+    r: &Resolved,
+    layout: &ParamLayout,
+    batch: usize,
+    i: usize,
+) -> Option<Subpixel> {
+    let layers = &spec.layers;
     let Layer::UpSample { factor } = layers.get(i)?.layer else {
         return None;
     };
     let conv = &layers.get(i + 1)?.layer;
-    if !matches!(conv, Layer::Conv2d { .. }) || m.spec.target_layer == Some(i) {
+    if !matches!(conv, Layer::Conv2d { .. }) || spec.target_layer == Some(i) {
         return None;
     }
-    let shape = super::conv::conv_shape(conv, m.resolved.inputs[i + 1], batch);
+    let shape = super::conv::conv_shape(conv, r.inputs[i + 1], batch);
     let s = Subpixel {
         conv: shape,
         factor,
     };
     let offsets = [
-        m.layout.offset(i + 1, Role::Kernel),
-        m.layout.offset(i + 1, Role::Bias),
+        layout.offset(i + 1, Role::Kernel),
+        layout.offset(i + 1, Role::Bias),
     ];
     sp::applies(gpu, &s, &offsets).then_some(s)
 }

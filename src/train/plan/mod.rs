@@ -20,6 +20,7 @@ mod pool;
 mod step;
 
 pub use buffers::Buffers;
+pub(crate) use fuse::subpixel_at;
 pub use loss::{input_program, loss_program};
 pub use step::StepPlan;
 
