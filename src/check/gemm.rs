@@ -221,7 +221,18 @@ fn conv_variant(v: Variant, pass: Pass, s: &Conv2d, offsets: &[usize]) -> String
     }
 }
 
-const W_OFF: usize = 64;
+pub(super) const W_OFF: usize = 64;
+
+/// W at [`W_OFF`] and b at the next multiple of 64 inside a parameter
+/// buffer, junk around them, as the parameter layout places them; returns
+/// it and b's offset.
+pub(super) fn params_buffer(w: &[f32], b: &[f32]) -> (Vec<f32>, usize) {
+    let b_off = (W_OFF + w.len()).next_multiple_of(64);
+    let mut p = vec![7.0; b_off + b.len() + 5];
+    p[W_OFF..W_OFF + w.len()].copy_from_slice(w);
+    p[b_off..b_off + b.len()].copy_from_slice(b);
+    (p, b_off)
+}
 
 pub(crate) fn conv_case(c: &mut Checker, v: Variant, s: Conv2d, act: Activation, seed: u64) {
     let gpu = c.gpu;
@@ -229,11 +240,7 @@ pub(crate) fn conv_case(c: &mut Checker, v: Variant, s: Conv2d, act: Activation,
     let w = uniform(seed + 1, s.w_len(), -1.0, 1.0);
     let b = uniform(seed + 2, s.cout, -1.0, 1.0);
     let dy = uniform(seed + 3, s.y_len(), -1.0, 1.0);
-    // W and b inside a parameter buffer at multiples of 64, junk around.
-    let b_off = (W_OFF + w.len()).next_multiple_of(64);
-    let mut p = vec![7.0; b_off + b.len() + 5];
-    p[W_OFF..W_OFF + w.len()].copy_from_slice(&w);
-    p[b_off..b_off + b.len()].copy_from_slice(&b);
+    let (p, b_off) = params_buffer(&w, &b);
     let shape = format!(
         "{}x{}x{}x{}->{} k{} {}",
         s.batch,

@@ -5,6 +5,7 @@
 //! Conv2d pair (batch cut unless `full`) and odd shapes, at the tolerance of
 //! the other convolution passes (see [`super::gemm`]).
 
+use super::gemm::{params_buffer, W_OFF};
 use super::{uniform, Checker, Options, Tol};
 use crate::gpu::{GpuError, StepInfo, Tensor};
 use crate::kernels::activation::Activation;
@@ -16,7 +17,6 @@ use crate::reference;
 
 const ATOL: f64 = 1e-6;
 const RTOL: f64 = 1e-5;
-const W_OFF: usize = 64;
 
 /// Every preset's UpSample → Conv2d pair, deduplicated, then odd shapes.
 fn cases(full: bool) -> Vec<Subpixel> {
@@ -107,10 +107,7 @@ fn case(c: &mut Checker, sp: Subpixel, seed: u64) {
     let w = uniform(seed + 1, s.w_len(), -1.0, 1.0);
     let b = uniform(seed + 2, s.cout, -1.0, 1.0);
     let dz = uniform(seed + 3, s.y_len(), -1.0, 1.0);
-    let b_off = (W_OFF + w.len()).next_multiple_of(64);
-    let mut p = vec![7.0; b_off + b.len() + 5];
-    p[W_OFF..W_OFF + w.len()].copy_from_slice(&w);
-    p[b_off..b_off + b.len()].copy_from_slice(&b);
+    let (p, b_off) = params_buffer(&w, &b);
     let shape = format!(
         "{}x{}x{}x{} up{}->{} k{} {}",
         s.batch,

@@ -36,20 +36,13 @@ pub(super) fn backward<'a>(
     act: Act,
 ) -> Result<(), GpuError> {
     let (gpu, m, b, i) = (s.gpu, s.m, s.b, s.i);
-    let last = m.spec.layers.len() - 1;
-    let fused = i == last && matches!((m.spec.loss, act), (Loss::Bce, Act::Sigmoid));
-    let dz = s.pre_activation_grad(p, dy, act, fused)?;
+    let dz = pre_activation(p, s, dy, act)?;
     let shape = conv_shape(&s.l.layer, m.resolved.inputs[i], b.batch);
     let w = m.layout.offset(i, Role::Kernel);
     if s.l.trainable {
         p.extend(conv2d::backward_weight(gpu, m.grads.at(w), dz, s.x, shape)?);
-        p.extend(conv2d::bias_grad(
-            gpu,
-            m.grads.at(m.layout.offset(i, Role::Bias)),
-            dz,
-            shape,
-        )?);
     }
+    bias_grad(p, s, dz, shape)?;
     if let Some(dx) = dx {
         // Into the previous layer's dz with its activation's slope where
         // `fuse::slope_by_next` says so.
@@ -101,19 +94,10 @@ pub(super) fn backward_subpixel<'a>(
     sp: Subpixel,
 ) -> Result<(), GpuError> {
     let (gpu, m, i) = (s.gpu, s.m, s.i);
-    let last = m.spec.layers.len() - 1;
-    let fused = i == last && matches!((m.spec.loss, act), (Loss::Bce, Act::Sigmoid));
-    let dz = s.pre_activation_grad(p, dy, act, fused)?;
+    let dz = pre_activation(p, s, dy, act)?;
     let w = m.layout.offset(i, Role::Kernel);
     let dw = s.l.trainable.then(|| m.grads.at(w));
-    if s.l.trainable {
-        p.extend(conv2d::bias_grad(
-            gpu,
-            m.grads.at(m.layout.offset(i, Role::Bias)),
-            dz,
-            sp.conv,
-        )?);
-    }
+    bias_grad(p, s, dz, sp.conv)?;
     if dw.is_some() || dx.is_some() {
         p.extend(subpixel::backward(
             gpu,
@@ -124,6 +108,29 @@ pub(super) fn backward_subpixel<'a>(
             dx,
             sp,
         )?);
+    }
+    Ok(())
+}
+
+/// The gradient before the layer's activation (the BCE loss already
+/// differentiated a last sigmoid).
+fn pre_activation<'a>(
+    p: &mut Program,
+    s: &Site<'a>,
+    dy: &'a Tensor,
+    act: Act,
+) -> Result<&'a Tensor, GpuError> {
+    let last = s.m.spec.layers.len() - 1;
+    let fused = s.i == last && matches!((s.m.spec.loss, act), (Loss::Bce, Act::Sigmoid));
+    s.pre_activation_grad(p, dy, act, fused)
+}
+
+/// The bias gradient from `dz`, if the layer trains.
+fn bias_grad(p: &mut Program, s: &Site, dz: &Tensor, shape: Conv2d) -> Result<(), GpuError> {
+    if s.l.trainable {
+        let m = s.m;
+        let db = m.grads.at(m.layout.offset(s.i, Role::Bias));
+        p.extend(conv2d::bias_grad(s.gpu, db, dz, shape)?);
     }
     Ok(())
 }
