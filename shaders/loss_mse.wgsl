@@ -1,6 +1,10 @@
 // Mean squared error and its gradient, in one pass:
 //   row_loss[r] = mean_c (pred[r, c] − target[r, c])²
-//   dpred[r, c] = 2·(pred[r, c] − target[r, c]) / (valid_rows·cols)
+//   dpred[r, c] = 2·(pred[r, c] − target[r, c]) / (valid_rows·cols) · f'(pred[r, c])
+// where f' is the slope of the last layer's activation at its output pred
+// (slope_kind: 0 identity, 1 relu, 2 leaky relu, 3 sigmoid), so dpred is that
+// layer's pre-activation gradient, bit for bit activation_backward.wgsl's
+// dy * f'(y) on the plain gradient (kind 0 multiplies by 1.0: the plain gradient).
 // so that Σ_r row_loss[r] / valid_rows is the batch loss and dpred its gradient.
 // Rows r >= s.valid_rows are padding: their loss and gradient are 0.
 // pred, tgt (the target; `target` is a WGSL keyword), dpred: (rows, cols); row_loss: (rows). Both outputs overwritten.
@@ -11,8 +15,8 @@
 struct Params {
     rows: u32,
     cols: u32,
-    _pad0: u32,
-    _pad1: u32,
+    slope_kind: u32,
+    slope_alpha: f32,
 }
 
 struct Step {
@@ -35,6 +39,15 @@ struct Step {
 
 var<workgroup> part: array<f32, 64>;
 
+fn slope(v: f32) -> f32 {
+    switch p.slope_kind {
+        case 1u: { return select(0.0, 1.0, v > 0.0); }
+        case 2u: { return select(p.slope_alpha, 1.0, v > 0.0); }
+        case 3u: { return v * (1.0 - v); }
+        default: { return 1.0; }
+    }
+}
+
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32,
         @builtin(num_workgroups) nw: vec3<u32>) {
@@ -46,9 +59,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let o = r * p.cols;
     var acc = 0.0;
     for (var c = lid; c < p.cols; c += 64u) {
-        let d = pred[o + c] - tgt[o + c];
+        let y = pred[o + c];
+        let d = y - tgt[o + c];
         acc += d * d;
-        dpred[o + c] = select(0.0, scale * d, valid);
+        dpred[o + c] = select(0.0, scale * d, valid) * slope(y);
     }
     part[lid] = acc;
     workgroupBarrier();

@@ -1,7 +1,8 @@
 //! The fused passes compute bit for bit what the separate passes compute:
 //! BatchNorm's normalisation with a dropout and an activation as its
-//! epilogue, and an activation's backward fused with the dropout's before
-//! it. Each is also checked against the CPU reference's composition.
+//! epilogue, an activation's backward fused with the dropout's before it,
+//! and the MSE gradient with the last layer's slope. Each is also checked
+//! against the CPU reference's composition.
 
 mod common;
 
@@ -10,6 +11,7 @@ use dae::gpu::{Gpu, Program, StepInfo, Tensor};
 use dae::kernels::activation::{self, Activation};
 use dae::kernels::batchnorm::{self, Chunking, Epilogue};
 use dae::kernels::dropout;
+use dae::kernels::loss;
 use dae::reference;
 
 const STEP: StepInfo = StepInfo {
@@ -479,5 +481,59 @@ fn conv_backward_input_slope_is_the_separate_passes_bit_for_bit() {
         && gpu.kernel_family() != dae::kernels::choice::Family::Tiled
     {
         assert_eq!(ran, shapes.len());
+    }
+}
+
+#[test]
+fn mse_slope_is_the_loss_then_activation_backward_bit_for_bit() {
+    let Some(gpu) = gpu() else { return };
+    let mut r = rng(97);
+    // (rows, cols, valid rows): padding rows, ragged and vec4-wide columns.
+    for (rows, cols, valid) in [
+        (1usize, 7usize, 1usize),
+        (10, 784, 7),
+        (33, 12, 33),
+        (256, 196, 200),
+    ] {
+        let step = StepInfo {
+            valid_rows: valid as u32,
+            ..STEP
+        };
+        for act in ACTS {
+            let n = rows * cols;
+            let pre = uniform(&mut r, n, -2.0, 2.0);
+            let mut yv = vec![0.0; n];
+            reference::activation::forward(&mut yv, &pre, act);
+            let tv = uniform(&mut r, n, 0.0, 1.0);
+            let y = gpu.upload_f32("y", &yv).unwrap();
+            let t = gpu.upload_f32("target", &tv).unwrap();
+            let (d, l) = (gpu.zeros("d", n).unwrap(), gpu.zeros("l", rows).unwrap());
+            let mut p = Program::default();
+            p.push(loss::mse_slope(gpu, &d, &l, &y, &t, rows, cols, act).unwrap());
+            p.run(gpu, &step).unwrap();
+            let (got, got_l) = (gpu.read_f32(&d).unwrap(), gpu.read_f32(&l).unwrap());
+            let (dy, dz) = (gpu.zeros("dy", n).unwrap(), gpu.zeros("dz", n).unwrap());
+            let mut p = Program::default();
+            p.push(loss::mse(gpu, &dy, &l, &y, &t, rows, cols).unwrap());
+            p.push(activation::backward(gpu, &dz, &dy, &y, n, act).unwrap());
+            p.run(gpu, &step).unwrap();
+            let (want, want_l) = (gpu.read_f32(&dz).unwrap(), gpu.read_f32(&l).unwrap());
+            let what = format!("({rows}, {cols}) valid {valid} {act:?}");
+            assert_eq!(
+                got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                want.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                "{what}: fused gradient differs"
+            );
+            assert_eq!(got_l, want_l, "{what}: row losses differ");
+            let (mut rd, mut rl) = (vec![0.0; n], vec![0.0; rows]);
+            reference::loss::mse(&mut rd, &mut rl, &yv, &tv, rows, cols, valid);
+            let mut rz = vec![0.0; n];
+            reference::activation::backward(&mut rz, &rd, &yv, act);
+            assert_close(&what, &got, &rz, 1e-12, 1e-6);
+            assert!(
+                got[valid * cols..].iter().all(|&v| v == 0.0),
+                "{what}: padding rows"
+            );
+        }
     }
 }

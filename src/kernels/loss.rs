@@ -8,6 +8,7 @@
 //! `reduce::sum_into`).
 
 use crate::gpu::{groups, groups_2d, Binding, Dispatch, Gpu, GpuError, KernelSpec, Tensor};
+use crate::kernels::activation::Activation;
 
 /// WGSL sources of this module, by file name.
 pub const SHADERS: &[(&str, &str)] = &[
@@ -25,7 +26,10 @@ pub const SHADERS: &[(&str, &str)] = &[
 struct Params {
     rows: u32,
     cols: u32,
-    _pad: [u32; 2],
+    /// loss_mse.wgsl: the code and alpha of the activation whose slope the
+    /// gradient is multiplied by ([`Activation::code`]); 0 elsewhere.
+    slope_kind: u32,
+    slope_alpha: f32,
 }
 const _: () = assert!(std::mem::size_of::<Params>() == 16);
 
@@ -59,16 +63,19 @@ fn launch(
     rows: usize,
     cols: usize,
     per_row_workgroup: bool,
+    slope: Activation,
 ) -> Result<Dispatch, GpuError> {
     let mut layout = vec![Binding::ReadOnly; inputs.len()];
     layout.extend(std::iter::repeat_n(Binding::ReadWrite, outputs.len()));
     layout.push(Binding::Uniform);
     let spec = KernelSpec::new(name, source, &layout).with_step();
     let kernel = gpu.kernel(&spec)?;
+    let (slope_kind, slope_alpha) = slope.code();
     let params = Params {
         rows: rows as u32,
         cols: cols as u32,
-        _pad: [0; 2],
+        slope_kind,
+        slope_alpha,
     };
     let params = gpu.uniform(name, &params);
     let mut resources: Vec<wgpu::BindingResource> =
@@ -103,6 +110,34 @@ pub fn mse(
     rows: usize,
     cols: usize,
 ) -> Result<Dispatch, GpuError> {
+    mse_slope(
+        gpu,
+        dpred,
+        row_loss,
+        pred,
+        target,
+        rows,
+        cols,
+        Activation::Identity,
+    )
+}
+
+/// [`mse`] with the gradient multiplied by the slope of `slope` at `pred`
+/// (the output of the layer that applied it): the pre-activation gradient of
+/// the last layer, bit for bit [`mse`] followed by
+/// [`activation::backward`](crate::kernels::activation::backward), in one
+/// pass.
+#[allow(clippy::too_many_arguments)]
+pub fn mse_slope(
+    gpu: &Gpu,
+    dpred: &Tensor,
+    row_loss: &Tensor,
+    pred: &Tensor,
+    target: &Tensor,
+    rows: usize,
+    cols: usize,
+    slope: Activation,
+) -> Result<Dispatch, GpuError> {
     check("loss::mse", rows, cols, &[dpred, pred, target], &[row_loss]);
     launch(
         gpu,
@@ -113,6 +148,7 @@ pub fn mse(
         rows,
         cols,
         true,
+        slope,
     )
 }
 
@@ -150,6 +186,7 @@ pub fn bce(
         rows,
         cols,
         true,
+        Activation::Identity,
     )
 }
 
@@ -190,6 +227,7 @@ pub fn softmax_xent(
         rows,
         classes,
         false,
+        Activation::Identity,
     )
 }
 
@@ -222,5 +260,6 @@ pub fn accuracy(
         rows,
         cols,
         false,
+        Activation::Identity,
     )
 }

@@ -113,7 +113,7 @@ pub(super) fn backward_subpixel<'a>(
 }
 
 /// The gradient before the layer's activation (the BCE loss already
-/// differentiated a last sigmoid).
+/// differentiated a last sigmoid; the MSE loss applies a last layer's slope).
 fn pre_activation<'a>(
     p: &mut Program,
     s: &Site<'a>,
@@ -121,7 +121,9 @@ fn pre_activation<'a>(
     act: Act,
 ) -> Result<&'a Tensor, GpuError> {
     let last = s.m.spec.layers.len() - 1;
-    let fused = s.i == last && matches!((s.m.spec.loss, act), (Loss::Bce, Act::Sigmoid));
+    let fused = s.i == last
+        && (matches!((s.m.spec.loss, act), (Loss::Bce, Act::Sigmoid))
+            || super::loss::mse_slope(s.m).is_some());
     s.pre_activation_grad(p, dy, act, fused)
 }
 

@@ -44,13 +44,13 @@ pub(super) fn backward<'a>(
     let (gpu, m, b, i) = (s.gpu, s.m, s.b, s.i);
     let batch = b.batch;
     let last = m.spec.layers.len() - 1;
-    // The loss already differentiated through a fused sigmoid
-    // (BCE) or softmax (cross-entropy).
+    // The loss already differentiated through a fused sigmoid (BCE) or
+    // softmax (cross-entropy), or applied the activation's slope (MSE).
     let fused = i == last
-        && matches!(
+        && (matches!(
             (m.spec.loss, act),
             (Loss::Bce, Act::Sigmoid) | (Loss::SoftmaxCrossEntropy, _)
-        );
+        ) || super::loss::mse_slope(m).is_some());
     let dz = s.pre_activation_grad(p, dy, act, fused)?;
     let fan_in = m.resolved.inputs[i].size();
     let w = m.layout.offset(i, Role::Kernel);

@@ -3,9 +3,10 @@
 
 use crate::data::gpu::GpuSplit;
 use crate::gpu::{Gpu, GpuError, Program, Tensor};
+use crate::kernels::activation::Activation;
 use crate::kernels::noise::{self, Noise};
 use crate::kernels::{gather, loss, reduce};
-use crate::nn::Loss;
+use crate::nn::{Act, Layer, Loss};
 
 use super::{limits, Buffers, GpuModel, NOISE_STREAM};
 
@@ -81,7 +82,7 @@ pub fn loss_program(
         || limits::step(m, "loss"),
         |p| {
             match m.spec.loss {
-                Loss::Mse => p.push(loss::mse(
+                Loss::Mse => p.push(loss::mse_slope(
                     gpu,
                     dlast,
                     &b.row_loss,
@@ -89,6 +90,7 @@ pub fn loss_program(
                     target,
                     b.batch,
                     cols,
+                    mse_slope(m).map_or(Activation::Identity, Act::kernel),
                 )?),
                 Loss::Bce => p.push(loss::bce(
                     gpu,
@@ -141,4 +143,18 @@ pub fn loss_program(
         },
     )?;
     Ok(p)
+}
+
+/// The activation of the last layer when the MSE loss applies its slope in
+/// the gradient pass, so that `dacts[last]` is the layer's pre-activation
+/// gradient and the layer skips its own activation backward: a last Dense or
+/// Conv2d layer (any activation but softmax) under MSE.
+pub(super) fn mse_slope(m: &GpuModel) -> Option<Act> {
+    if m.spec.loss != Loss::Mse {
+        return None;
+    }
+    match m.spec.layers.last()?.layer {
+        Layer::Dense { act, .. } | Layer::Conv2d { act, .. } if act != Act::Softmax => Some(act),
+        _ => None,
+    }
 }
