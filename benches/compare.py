@@ -145,7 +145,7 @@ def main():
     versions, rows, adapter = {}, [], None
     for preset in presets:
         report, row = dae_epoch(binary, preset, args)
-        adapter = report["adapter"]
+        adapter = f'{report["adapter"]}, {report.get("driver_info", "")}'.rstrip(", ")
         want = dae_params(binary, preset)
         out = dict(preset=preset, dataset=row["dataset"], batch=row["batch"],
                    train_images=row["train_images"], test_images=row["test_images"],

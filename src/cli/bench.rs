@@ -97,11 +97,17 @@ pub fn bench(a: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The adapter and its driver, which every figure names, and the driver
+/// note of `dae info` where there is one.
 fn adapter_line(gpu: &Gpu) -> String {
-    format!(
-        "adapter: {} ({:?}, {:?})",
-        gpu.info.name, gpu.info.backend, gpu.info.device_type
-    )
+    let line = format!(
+        "adapter: {} ({:?}, {:?}), driver {}",
+        gpu.info.name, gpu.info.backend, gpu.info.device_type, gpu.info.driver_info
+    );
+    match gpu.driver_note() {
+        Some(n) => format!("{line}\nnote: {n}"),
+        None => line,
+    }
 }
 
 /// `dae bench --compare`: the options are checked and the data loaded
